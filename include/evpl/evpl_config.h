@@ -1,0 +1,185 @@
+/*
+ * Configuration: a global config (process-wide, handed to evpl_init(), which
+ * owns it from then on) and thread configs (one loop each, consumed by
+ * evpl_create()/evpl_thread_create()).  Setters only record values; nothing
+ * takes effect until the object is handed over.  Setters never initialise
+ * the library and, unless stated, do not validate their arguments.  Settings
+ * for backends that are not built are stored and ignored.
+ */
+#pragma once
+
+#ifndef EVPL_INCLUDED
+#error "Do not include evpl_config.h directly, include evpl/evpl.h instead"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+/* Readiness mechanism used by every loop's core wait. */
+enum evpl_core_mech {
+    EVPL_CORE_MECH_DEFAULT = 0, /* epoll on Linux */
+    EVPL_CORE_MECH_EPOLL   = 1,
+    EVPL_CORE_MECH_KQUEUE  = 2, /* not on Linux: evpl_init() aborts */
+    EVPL_CORE_MECH_SELECT  = 3,
+};
+
+/*
+ * Extension: how a listener picks the attached loop for a new connection.
+ * ROUND_ROBIN (default) cycles in attachment order; LEAST_LOADED picks the
+ * binding whose loop currently owns the fewest live connections accepted
+ * from that listener (ties: attachment order).
+ */
+enum evpl_listener_policy {
+    EVPL_LISTENER_POLICY_ROUND_ROBIN  = 0,
+    EVPL_LISTENER_POLICY_LEAST_LOADED = 1,
+};
+
+/* A new global config holding every default.  Does not initialise. */
+struct evpl_global_config *evpl_global_config_init(void);
+
+/* Free a global config that was never handed to evpl_init(). */
+void evpl_global_config_release(struct evpl_global_config *config);
+
+/* Core wait mechanism (default EVPL_CORE_MECH_DEFAULT). */
+void evpl_global_config_set_core_mech(struct evpl_global_config *config, enum evpl_core_mech mech);
+
+/* --- memory and buffers --- */
+
+/* Size of one allocator buffer; bounds one iovec and one datagram (2 MiB). */
+void evpl_global_config_set_buffer_size(struct evpl_global_config *config, uint64_t size);
+/* Size of one slab, the unit memory is obtained and registered in (1 GiB). */
+void evpl_global_config_set_slab_size(struct evpl_global_config *config, uint64_t size);
+/* Back slabs with hugetlb pages, falling back to base pages with a log (0). */
+void evpl_global_config_set_huge_pages(struct evpl_global_config *config, int huge_pages);
+/*
+ * Hugetlb page size (2 MiB).  Validated now: a power of two, larger than the
+ * base page and at most 16 GiB, else an error is logged and the previous
+ * value kept.
+ */
+void evpl_global_config_set_huge_page_size(struct evpl_global_config *config, uint64_t size);
+/* Most iovecs gathered into one transport operation (128). */
+void evpl_global_config_set_max_num_iovec(struct evpl_global_config *config, unsigned int max);
+/* Slabs' worth of free buffers kept ready by background producers (0). */
+void evpl_global_config_set_preallocate_slabs(struct evpl_global_config *config, unsigned int slabs);
+/* Number of background producer threads (0: one when slabs > 0). */
+void evpl_global_config_set_preallocate_threads(struct evpl_global_config *config,
+                                                unsigned int threads);
+
+/* --- rings and batching --- */
+
+/* Initial per-bind iovec ring capacity, power of two; rings grow (1024). */
+void evpl_global_config_set_iovec_ring_size(struct evpl_global_config *config, unsigned int size);
+/* Initial per-bind message ring capacity, power of two; grows (1024). */
+void evpl_global_config_set_dgram_ring_size(struct evpl_global_config *config, unsigned int size);
+/* Reserved; stored, no effect (64). */
+void evpl_global_config_set_rdma_request_ring_size(struct evpl_global_config *config,
+                                                   unsigned int size);
+/* Largest datagram received; keep <= buffer_size (65536). */
+void evpl_global_config_set_max_datagram_size(struct evpl_global_config *config, unsigned int size);
+/* Datagrams per recvmmsg/sendmmsg call on UDP (16). */
+void evpl_global_config_set_max_datagram_batch(struct evpl_global_config *config,
+                                               unsigned int batch);
+/* Listen backlog of stream listeners (16). */
+void evpl_global_config_set_max_pending(struct evpl_global_config *config, unsigned int max);
+/* Reserved; stored, no effect (16). */
+void evpl_global_config_set_max_poll_fd(struct evpl_global_config *config, unsigned int max);
+/* Lifetime of a cached inet endpoint resolution, ms (5000). */
+void evpl_global_config_set_resolve_timeout_ms(struct evpl_global_config *config,
+                                               unsigned int timeout_ms);
+/* Extension: connection steering policy of listeners (ROUND_ROBIN). */
+void evpl_global_config_set_listener_policy(struct evpl_global_config *config,
+                                            enum evpl_listener_policy policy);
+
+/* --- event loop timing --- */
+
+/* Spin window of hybrid polling in ns, for loops created later (1 ms). */
+void evpl_global_config_set_spin_ns(struct evpl_global_config *config, uint64_t ns);
+/* Clock of evpl_get_hf_monotonic_time(): 0 OS, 1 TSC, 2 auto (2). */
+void evpl_global_config_set_hf_time_mode(struct evpl_global_config *config, unsigned int mode);
+/* Non-zero: all loop time comes from the virtual clock (0). */
+void evpl_global_config_set_virtual_clock(struct evpl_global_config *config, int enabled);
+
+/* --- backends --- */
+
+void evpl_global_config_set_io_uring_enabled(struct evpl_global_config *config, int enabled);
+/* Submission queue depth of each per-thread io_uring (8192). */
+void evpl_global_config_set_io_uring_entries(struct evpl_global_config *config,
+                                             unsigned int entries);
+void evpl_global_config_set_xlio_enabled(struct evpl_global_config *config, int enabled);
+void evpl_global_config_set_vfio_enabled(struct evpl_global_config *config, int enabled);
+void evpl_global_config_set_libaio_enabled(struct evpl_global_config *config, int enabled);
+/* In-flight requests per libaio context (256). */
+void evpl_global_config_set_libaio_max_pending(struct evpl_global_config *config,
+                                               unsigned int max_pending);
+void evpl_global_config_set_rdmacm_enabled(struct evpl_global_config *config, int enabled);
+
+/* --- RDMA CM tuning (stored; RDMA CM is not built on this platform) --- */
+
+void evpl_global_config_set_rdmacm_tos(struct evpl_global_config *config, uint8_t tos);
+void evpl_global_config_set_rdmacm_datagram_size_override(struct evpl_global_config *config,
+                                                          unsigned int size);
+void evpl_global_config_set_rdmacm_srq_prefill(struct evpl_global_config *config, int prefill);
+void evpl_global_config_set_rdmacm_max_sge(struct evpl_global_config *config, unsigned int max_sge);
+void evpl_global_config_set_rdmacm_cq_size(struct evpl_global_config *config, unsigned int size);
+void evpl_global_config_set_rdmacm_sq_size(struct evpl_global_config *config, unsigned int size);
+void evpl_global_config_set_rdmacm_srq_size(struct evpl_global_config *config, unsigned int size);
+void evpl_global_config_set_rdmacm_srq_min(struct evpl_global_config *config, unsigned int min);
+void evpl_global_config_set_rdmacm_max_inline(struct evpl_global_config *config,
+                                              unsigned int max_inline);
+void evpl_global_config_set_rdmacm_srq_batch(struct evpl_global_config *config, unsigned int batch);
+void evpl_global_config_set_rdmacm_retry_count(struct evpl_global_config *config,
+                                               unsigned int retry_count);
+void evpl_global_config_set_rdmacm_rnr_retry_count(struct evpl_global_config *config,
+                                                   unsigned int retry_count);
+
+/* --- TLS (strings are copied) --- */
+
+void evpl_global_config_set_tls_cert(struct evpl_global_config *config, const char *cert_file);
+void evpl_global_config_set_tls_key(struct evpl_global_config *config, const char *key_file);
+void evpl_global_config_set_tls_ca(struct evpl_global_config *config, const char *ca_file);
+/* OpenSSL cipher string or TLS 1.3 suite list; NULL restores the default. */
+void evpl_global_config_set_tls_cipher_list(struct evpl_global_config *config,
+                                            const char *cipher_list);
+void evpl_global_config_set_tls_verify_peer(struct evpl_global_config *config, int verify);
+void evpl_global_config_set_tls_ktls_enabled(struct evpl_global_config *config, int enabled);
+
+/* --- protocol modules --- */
+
+void evpl_global_config_set_http_max_header_size(struct evpl_global_config *config,
+                                                 unsigned int size);
+void evpl_global_config_set_rpc2_max_message_size(struct evpl_global_config *config,
+                                                  unsigned int size);
+
+/*
+ * A new thread config holding the thread defaults of the global config
+ * (poll_mode 1, poll_iterations 1000, wait_ms -1, spin_ns from the global
+ * config).  Initialises the library implicitly if needed.
+ */
+struct evpl_thread_config *evpl_thread_config_init(void);
+
+/* Free a thread config never passed to evpl_create()/evpl_thread_create(). */
+void evpl_thread_config_release(struct evpl_thread_config *config);
+
+/* Non-zero allows busy-poll mode when a poll is registered (1). */
+void evpl_thread_config_set_poll_mode(struct evpl_thread_config *config, int poll_mode);
+/* Pure poll passes between two full passes while spinning (1000). */
+void evpl_thread_config_set_poll_iterations(struct evpl_thread_config *config, int iterations);
+/* Upper bound of one core wait in ms; -1 waits for the next timer (-1). */
+void evpl_thread_config_set_wait_ms(struct evpl_thread_config *config, int wait_ms);
+/*
+ * Extension: pin the loop's thread to the given CPUs when the loop is
+ * created (evpl_create() applies it to the calling thread).  ncpus == 0
+ * clears the setting (no pinning, the default).  Returns 0, or -1 if a CPU
+ * number is negative or beyond the supported range (nothing is changed).
+ */
+int evpl_thread_config_set_cpu_affinity(struct evpl_thread_config *config, const int *cpus,
+                                        int ncpus);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif

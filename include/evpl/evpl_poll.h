@@ -1,0 +1,53 @@
+/*
+ * Poll sources and the hybrid spin-then-sleep mode.
+ *
+ * A loop with poll_mode configured and at least one registered poll spins
+ * (calling every poll callback on every pass, never sleeping) from creation
+ * or from the last evpl_activity() until spin_ns has passed without activity;
+ * then it calls the exit callbacks and sleeps in the core wait again.  The
+ * next evpl_activity() or pin brings it back (enter callbacks first).  While
+ * spinning, timers and mode changes are examined on every (poll_iterations +
+ * 1)th pass only.  Removing the last poll leaves poll mode (no callbacks).
+ * All functions are owning-thread only.
+ */
+#pragma once
+
+#ifndef EVPL_INCLUDED
+#error "Do not include evpl_poll.h directly, include evpl/evpl.h instead"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+struct evpl_poll; /* registration handle */
+
+typedef void (*evpl_poll_enter_callback_t)(struct evpl *evpl, void *private_data);
+typedef void (*evpl_poll_exit_callback_t)(struct evpl *evpl, void *private_data);
+typedef void (*evpl_poll_callback_t)(struct evpl *evpl, void *private_data);
+
+/*
+ * Register a poll source (callback required; enter/exit optional).  Does not
+ * by itself enter poll mode.  Never returns NULL; no capacity limit.
+ */
+struct evpl_poll *evpl_add_poll(struct evpl *evpl, evpl_poll_enter_callback_t enter_callback,
+                                evpl_poll_exit_callback_t exit_callback,
+                                evpl_poll_callback_t callback, void *private_data);
+
+/* Unregister a poll (its exit callback is not called); the handle dies. */
+void evpl_remove_poll(struct evpl *evpl, struct evpl_poll *poll);
+
+/* Report that polling found work: restarts the spin window. */
+void evpl_activity(struct evpl *evpl);
+
+/* Keep the loop in poll mode while the pin count is non-zero. */
+void evpl_poll_pin(struct evpl *evpl);
+void evpl_poll_unpin(struct evpl *evpl);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif

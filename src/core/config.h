@@ -1,0 +1,78 @@
+/*
+ * The real layouts of the opaque configuration objects.  Defaults live in
+ * config.c (evpl_global_config_init / evpl_thread_config_defaults).
+ */
+#pragma once
+
+#include <stdint.h>
+#include "evpl/evpl.h"
+
+#define EVPL_MAX_AFFINITY_CPUS 1024
+
+struct evpl_thread_config {
+    int      poll_mode;       /* 1 */
+    int      poll_iterations; /* 1000 */
+    int      wait_ms;         /* -1 */
+    uint64_t spin_ns;         /* 1 ms */
+    int      ncpus;           /* 0: no pinning */
+    int      cpus[64];        /* first 64 CPUs of the affinity set */
+    uint64_t cpu_mask[EVPL_MAX_AFFINITY_CPUS / 64];
+};
+
+struct evpl_global_config {
+    struct evpl_thread_config thread_default;
+
+    enum evpl_core_mech       core_mech;
+    enum evpl_listener_policy listener_policy;
+
+    uint64_t     buffer_size;
+    uint64_t     slab_size;
+    int          huge_pages;
+    uint64_t     huge_page_size;
+    unsigned int max_num_iovec;
+    unsigned int preallocate_slabs;
+    unsigned int preallocate_threads;
+
+    unsigned int iovec_ring_size;
+    unsigned int dgram_ring_size;
+    unsigned int rdma_request_ring_size;
+    unsigned int max_datagram_size;
+    unsigned int max_datagram_batch;
+    unsigned int max_pending;
+    unsigned int max_poll_fd;
+    unsigned int resolve_timeout_ms;
+
+    unsigned int hf_time_mode;
+    int          virtual_clock;
+
+    int          io_uring_enabled;
+    unsigned int io_uring_entries;
+    int          xlio_enabled;
+    int          vfio_enabled;
+    int          libaio_enabled;
+    unsigned int libaio_max_pending;
+    int          rdmacm_enabled;
+
+    uint8_t      rdmacm_tos;
+    unsigned int rdmacm_datagram_size_override;
+    int          rdmacm_srq_prefill;
+    unsigned int rdmacm_max_sge;
+    unsigned int rdmacm_cq_size;
+    unsigned int rdmacm_sq_size;
+    unsigned int rdmacm_srq_size;
+    unsigned int rdmacm_srq_min;
+    unsigned int rdmacm_max_inline;
+    unsigned int rdmacm_srq_batch;
+    unsigned int rdmacm_retry_count;
+    unsigned int rdmacm_rnr_retry_count;
+
+    char *tls_cert;
+    char *tls_key;
+    char *tls_ca;
+    char *tls_cipher_list;
+    int   tls_verify_peer;
+    int   tls_ktls_enabled;
+
+    unsigned int http_max_header_size;
+    unsigned int rpc2_max_message_size;
+};

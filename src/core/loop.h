@@ -1,0 +1,84 @@
+/*
+ * The real layout of struct evpl (one event loop) and the hooks the loop
+ * offers to the modules built on it.  Only src/ includes this.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "evpl/evpl.h"
+#include "core/config.h"
+#include "core/event.h"
+#include "core/log.h"
+
+struct evpl_mech_ops;
+struct evpl_timer_slot;
+
+struct evpl {
+    /* loop clock, refreshed at the start of every full pass */
+    uint64_t now_ns;
+
+    struct evpl_thread_config config;
+
+    const struct evpl_mech_ops *mech;
+    void                       *mech_private;
+
+    /* ready events, dispatched every pass; NULL slots are removed events */
+    struct evpl_event **active;
+    int                 num_active;
+    int                 max_active;
+
+    /* timer min-heap */
+    struct evpl_timer_slot *timers;
+    int                     num_timers;
+    int                     max_timers;
+    struct evpl_timer      *firing_timer;   /* periodic timer whose callback runs */
+    int                     firing_removed; /* ...and it was removed meanwhile */
+
+    /* armed deferrals in arming order; NULL slots were removed */
+    struct evpl_deferral **deferrals;
+    int                    num_deferrals;
+    int                    max_deferrals;
+
+    /* hybrid polling (evpl_poll.h) */
+    struct evpl_poll **polls;
+    int                num_polls;
+    int                max_polls;
+    int                in_poll_mode;
+    int                pure_passes;
+    int                pin_count;
+    uint64_t           activity;
+    uint64_t           activity_seen;
+    uint64_t           last_activity_time;
+
+    struct evpl_loop_hooks hooks;
+
+    atomic_int        running;
+    struct evpl_event wake_event; /* eventfd: evpl_stop() and cross-thread wakeups */
+    pthread_t         owner;
+
+    /* module state */
+    void *memory;                                  /* src/memory per-loop cache */
+    void *binds;                                   /* src/bind per-loop state */
+    void *framework_private[EVPL_NUM_FRAMEWORK];   /* backend per-loop state */
+    int   pending_close;                           /* binds awaiting finalisation */
+};
+
+/* Current loop time in ns (virtual clock when enabled). */
+uint64_t evpl_loop_clock_ns(void);
+
+/* Wake the loop from any thread (it runs a pass soon). */
+void evpl_wake(struct evpl *evpl);
+
+/*
+ * Bind-layer entry points called by the loop (src/bind/).
+ *   evpl_binds_finalize: pass step 6, deliver DISCONNECTED for closed binds.
+ *   evpl_binds_close_all: close every bind and pump the loop until all have
+ *       delivered DISCONNECTED (evpl_destroy, thread shutdown).
+ *   evpl_binds_cleanup: free the per-loop bind/backend state.
+ */
+void evpl_binds_finalize(struct evpl *evpl);
+void evpl_binds_close_all(struct evpl *evpl);
+void evpl_binds_cleanup(struct evpl *evpl);

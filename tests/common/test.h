@@ -1,0 +1,60 @@
+/*
+ * Shared helpers for test programs.  Every test is its own process: exit 0
+ * passes, 1 fails, 77 skips.  argv[1] names the core wait mechanism
+ * ("epoll", "select" or "default"); evpl_test_config() turns it into a
+ * global config the test may extend before evpl_init().
+ */
+#pragma once
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <evpl/evpl.h>
+
+#define TEST_EXIT_SKIP 77
+
+#define test_fail(...)                                                                             \
+    do {                                                                                           \
+        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        exit(1);                                                                                   \
+    } while (0)
+
+#define test_assert(cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            test_fail("assertion failed: %s", #cond);                                              \
+        }                                                                                          \
+    } while (0)
+
+#define test_assert_msg(cond, ...)                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            test_fail(__VA_ARGS__);                                                                \
+        }                                                                                          \
+    } while (0)
+
+#define test_assert_eq(a, b)                                                                       \
+    do {                                                                                           \
+        long long _ta = (long long) (a), _tb = (long long) (b);                                    \
+        if (_ta != _tb) {                                                                          \
+            test_fail("%s == %lld, expected %s == %lld", #a, _ta, #b, _tb);                        \
+        }                                                                                          \
+    } while (0)
+
+#define test_skip(...)                                                                             \
+    do {                                                                                           \
+        fprintf(stderr, "SKIP %s:%d: ", __FILE__, __LINE__);                                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        exit(TEST_EXIT_SKIP);                                                                      \
+    } while (0)
+
+/* A new global config with the mechanism named by argv[1] selected. */
+struct evpl_global_config *evpl_test_config(int argc, char **argv);
+
+/* evpl_init(evpl_test_config(argc, argv)). */
+void evpl_test_init(int argc, char **argv);
+
+/* The mechanism name the test runs under ("epoll", "select", "default"). */
+const char *evpl_test_mech_name(int argc, char **argv);
