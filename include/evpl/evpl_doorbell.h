@@ -14,6 +14,8 @@ extern "C" {
 
 #pragma GCC visibility push(default)
 
+struct evpl_doorbell;
+
 #ifndef EVPL_INTERNAL
 /* Caller-allocated (stack, static, embedded, malloc); exactly 64 bytes. */
 struct evpl_doorbell {

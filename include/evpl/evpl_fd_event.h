@@ -25,6 +25,8 @@ extern "C" {
 
 #pragma GCC visibility push(default)
 
+struct evpl_fd_event;
+
 #ifndef EVPL_INTERNAL
 /* Caller-allocated; exactly 80 bytes. */
 struct evpl_fd_event {

@@ -9,6 +9,12 @@
 
 #define EVPL_MAX_AFFINITY_CPUS 1024
 
+/*
+ * CPU affinity (evpl_thread_config_set_cpu_affinity): cpu_mask is the
+ * authoritative set (bit n = CPU n, n < EVPL_MAX_AFFINITY_CPUS); ncpus is the
+ * number of distinct CPUs in it (0: no pinning) and cpus[] lists the first 64
+ * of them in the order they were given, for logging.
+ */
 struct evpl_thread_config {
     int      poll_mode;       /* 1 */
     int      poll_iterations; /* 1000 */
@@ -76,3 +82,18 @@ struct evpl_global_config {
     unsigned int http_max_header_size;
     unsigned int rpc2_max_message_size;
 };
+
+/* The built-in thread defaults (poll_mode 1, poll_iterations 1000,
+ * wait_ms -1, spin_ns 1 ms, no CPU pinning). */
+void evpl_thread_config_defaults(struct evpl_thread_config *config);
+
+/*
+ * A heap copy of src that the caller owns (released with
+ * evpl_thread_config_release() or consumed by evpl_create()).  Thread pools
+ * use it to give each worker its own config.  Aborts on allocation failure.
+ */
+struct evpl_thread_config *evpl_thread_config_dup(const struct evpl_thread_config *src);
+
+/* Free a global config and the strings it owns (NULL is ignored).  Used by
+ * evpl_global_config_release() and by the exit handler. */
+void evpl_global_config_free(struct evpl_global_config *config);

@@ -7,6 +7,8 @@
 
 #include <stdarg.h>
 
+#include "evpl/evpl.h"
+
 void evpl_log_emit(const char *level, const char *module, const char *srcfile, int lineno,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

@@ -34,6 +34,10 @@ struct evpl {
     struct evpl_timer_slot *timers;
     int                     num_timers;
     int                     max_timers;
+    struct evpl_timer     **firing;         /* timers due this pass, NULL once removed */
+    int                     num_firing;
+    int                     max_firing;
+    int                     firing_pos;
     struct evpl_timer      *firing_timer;   /* periodic timer whose callback runs */
     int                     firing_removed; /* ...and it was removed meanwhile */
 
@@ -46,6 +50,7 @@ struct evpl {
     struct evpl_poll **polls;
     int                num_polls;
     int                max_polls;
+    int                poll_iter;      /* index of the poll being called, -1 outside */
     int                in_poll_mode;
     int                pure_passes;
     int                pin_count;
@@ -56,6 +61,7 @@ struct evpl {
     struct evpl_loop_hooks hooks;
 
     atomic_int        running;
+    atomic_int        stops_in_flight; /* evpl_stop() calls still touching the loop */
     struct evpl_event wake_event; /* eventfd: evpl_stop() and cross-thread wakeups */
     pthread_t         owner;
 

@@ -14,21 +14,20 @@ struct evpl_global_config;
 
 /* Counters exported by evpl_metrics_scrape() (names in the contract). */
 struct evpl_allocator_stats {
-    uint64_t slabs_inline_total;       /* slabs created on the consumer path */
-    uint64_t slabs_prealloc_total;     /* slabs created by background producers */
-    uint64_t consumer_waits_total;     /* times a consumer waited for a producer */
-    uint64_t consumer_wait_ns_total;   /* time spent waiting */
-    uint64_t free_buffers;             /* buffers in the global free pool */
-    uint64_t outstanding_slabs;        /* slabs handed out by evpl_slab_alloc() */
-    uint64_t target_buffers;           /* preallocation target */
-    uint64_t total_slabs;              /* slabs mapped */
+    uint64_t slabs_inline_total;     /* slabs created on the consumer path */
+    uint64_t slabs_prealloc_total;   /* slabs created by background producers */
+    uint64_t consumer_waits_total;   /* times a consumer waited for a producer */
+    uint64_t consumer_wait_ns_total; /* time spent waiting */
+    uint64_t free_buffers;           /* buffers in the global free pool */
+    uint64_t outstanding_slabs;      /* slabs handed out by evpl_slab_alloc() */
+    uint64_t target_buffers;         /* preallocation target */
+    uint64_t total_slabs;            /* slabs mapped */
 };
 
 /* Called from evpl_init() / the exit handler. */
 struct evpl_allocator *evpl_allocator_create(const struct evpl_global_config *config);
 void                   evpl_allocator_destroy(struct evpl_allocator *allocator);
-void                   evpl_allocator_get_stats(struct evpl_allocator *allocator,
-                                                struct evpl_allocator_stats *stats);
+void evpl_allocator_get_stats(struct evpl_allocator *allocator, struct evpl_allocator_stats *stats);
 
 /*
  * Memory registration hook for backends that need registered memory
@@ -41,10 +40,10 @@ void                   evpl_allocator_get_stats(struct evpl_allocator *allocator
 #define EVPL_MAX_REGISTRATION_HOOKS 8
 typedef void *(*evpl_slab_register_fn)(void *base, uint64_t size, void *private_data);
 typedef void (*evpl_slab_unregister_fn)(void *registration, void *private_data);
-int   evpl_allocator_add_registration_hook(struct evpl_allocator *allocator,
-                                           evpl_slab_register_fn register_slab,
+int   evpl_allocator_add_registration_hook(struct evpl_allocator  *allocator,
+                                           evpl_slab_register_fn   register_slab,
                                            evpl_slab_unregister_fn unregister_slab,
-                                           void *private_data);
+                                           void                   *private_data);
 void *evpl_slab_registration(const struct evpl_slab *slab, int hook_index);
 
 /* Per-loop state, created by evpl_create() and destroyed by evpl_destroy(),
@@ -59,8 +58,8 @@ void evpl_memory_loop_cleanup(struct evpl *evpl);
  */
 struct evpl_iovec_ref *evpl_buffer_get(struct evpl *evpl, void **data, unsigned int *size);
 /* Same, SHARED (atomic count), for payloads crossing threads. */
-struct evpl_iovec_ref *evpl_buffer_get_shared(struct evpl *evpl, void **data,
-                                              unsigned int *size);
+struct evpl_iovec_ref *evpl_buffer_get_shared(struct evpl *evpl, void **data, unsigned int *size);
 
 /* buffer_size / max_num_iovec of the initialised config (hot-path copies). */
 unsigned int evpl_buffer_size(void);
+unsigned int evpl_max_num_iovec(void);

@@ -1,0 +1,61 @@
+/*
+ * One-sided RDMA reads and writes of a peer's registered memory over a
+ * connected, RDMA-capable bind (evpl_bind_is_rdma()): natively over RDMA CM
+ * where available, emulated over TCP (DATAGRAM_TCP_RDMA, the peer's library
+ * services the requests) and as memory copies between loops of one process
+ * (DATAGRAM_INPROC).  Included through <evpl/evpl.h> only.  Owning thread of
+ * the bind's loop; completion callbacks run there too.
+ */
+#pragma once
+
+#ifndef EVPL_INCLUDED
+#error "Do not include evpl_rdma.h directly, include evpl/evpl.h instead"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+#define EVPL_RDMA_FLAG_TAKE_REF 0x01
+
+/*
+ * Store in *r_key / *r_address the key and address under which the peer of
+ * bind can reach the memory of iovec (library-allocated memory only).  Both
+ * are set to 0 on a bind that is not RDMA-capable or for unregistered memory.
+ * Callable from the attach callback.
+ */
+void evpl_rdma_get_address(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovec,
+                           uint32_t *r_key, uint64_t *r_address);
+
+/*
+ * Read sum(iov[i].length) bytes of the peer's memory at remote_address (key
+ * remote_key) into iov[0..niov-1], in order.  The iovecs are borrowed: the
+ * caller keeps its references and must not touch the memory until
+ * callback(status, private_data) runs on the bind's loop (status 0 on
+ * success).  On a bind that is not RDMA-capable the callback runs before this
+ * call returns, with ENOTSUP.
+ */
+void evpl_rdma_read(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_key,
+                    uint64_t remote_address, struct evpl_iovec *iov, int niov,
+                    void (*callback)(int status, void *private_data), void *private_data);
+
+/*
+ * Write iov[0..niov-1], in order, into the peer's memory at remote_address.
+ * flags 0: the library takes its own references; EVPL_RDMA_FLAG_TAKE_REF: the
+ * caller's references pass to the library.  callback(status, private_data)
+ * runs on the bind's loop once the write completed at the initiator (status 0
+ * on success); messages sent afterwards on the bind arrive after the data.  On
+ * a bind that is not RDMA-capable the callback runs before this call returns,
+ * with ENOTSUP.  niov == 0 does nothing (no callback).
+ */
+void evpl_rdma_write(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_key,
+                     uint64_t remote_address, struct evpl_iovec *iov, int niov, unsigned int flags,
+                     void (*callback)(int status, void *private_data), void *private_data);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif

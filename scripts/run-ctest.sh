@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+#
+# Run the ctest suite of a build tree and end with a summary that counts
+# skipped tests and says why each one skipped (the last line its program
+# printed, by convention "SKIP file:line: reason").
+#
+#   scripts/run-ctest.sh BUILD_DIR [ctest arguments...]
+#
+# Exits with ctest's status.  An empty selection is an error, never a pass.
+set -uo pipefail
+
+if [ $# -lt 1 ] || [ ! -d "$1" ]; then
+    echo "usage: $0 BUILD_DIR [ctest arguments...]" >&2
+    exit 2
+fi
+build_dir=$(cd "$1" && pwd)
+shift
+
+log=$(mktemp "${TMPDIR:-/tmp}/evpl-ctest.XXXXXX")
+trap 'rm -f "$log"' EXIT
+
+(cd "$build_dir" && ctest --output-on-failure --no-tests=error "$@") 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+
+# Result lines look like "  3/12 Test  #3: name ......   Passed    0.01 sec"
+# or "...***Failed", "***Skipped", "***Timeout", "***Exception: ...", "***Not Run".
+count() { grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*$1" "$log" || true; }
+passed=$(count ' Passed ')
+skipped=$(count '\*\*\*Skipped')
+total=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: ' "$log" || true)
+failed=$((total - passed - skipped))
+
+echo
+if [ "$skipped" -gt 0 ]; then
+    echo "Skipped tests (the machine lacks what they need):"
+    names=$(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped' "$log" |
+        sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*/\1/')
+    last_test_log="$build_dir/Testing/Temporary/LastTest.log"
+    for name in $names; do
+        reason=""
+        if [ -f "$last_test_log" ]; then
+            # The last non-empty output line of that test in ctest's log.
+            reason=$(awk -v want="$name" '
+                /^[0-9]+\/[0-9]+ Test: / { cur = substr($0, index($0, ": ") + 2); inout = 0; next }
+                cur == want && /^Output:$/ { getline; inout = 1; next }
+                inout && /^<end of output>$/ { inout = 0; next }
+                inout && cur == want && NF { last = $0 }
+                END { print last }' "$last_test_log")
+        fi
+        echo "  $name: ${reason:-(no reason printed)}"
+    done
+fi
+echo "ctest: $passed passed, $failed failed, $skipped skipped"
+exit "$rc"

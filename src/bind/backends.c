@@ -1,0 +1,21 @@
+/*
+ * The one place backends are registered: adding a backend means adding its
+ * folder and one line here.
+ */
+#include "core/protocol.h"
+#include "socket/socket.h"
+
+void evpl_endpoints_shutdown(void);
+
+void
+evpl_backends_register(const struct evpl_global_config *config)
+{
+    (void) config;
+
+    /* Endpoints left open by the application are closed at exit. */
+    evpl_at_shutdown(evpl_endpoints_shutdown);
+
+    evpl_socket_tcp_register();
+    evpl_socket_unix_register();
+    evpl_socket_udp_register();
+}

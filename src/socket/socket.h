@@ -1,0 +1,60 @@
+/*
+ * Kernel-socket transports: STREAM_SOCKET_TCP and STREAM_SOCKET_UNIX share
+ * the stream machinery of stream.c (they differ only in how they listen and
+ * in TCP_NODELAY); DATAGRAM_SOCKET_UDP lives in udp.c.
+ */
+#pragma once
+
+#include "core/event.h"
+#include "core/loop.h"
+#include "bind/backend.h"
+
+#define evpl_socket_debug(...) evpl_log_debug("socket", __VA_ARGS__)
+#define evpl_socket_info(...)  evpl_log_info("socket", __VA_ARGS__)
+#define evpl_socket_error(...) evpl_log_error("socket", __VA_ARGS__)
+
+/* Per-bind state of every socket transport (in bind->backend_private). */
+struct evpl_socket {
+    struct evpl_event    event;
+    int                  connecting; /* non-blocking connect in progress */
+    struct evpl_address *last_from;  /* UDP: sender address reused across datagrams */
+};
+
+static inline struct evpl_socket *
+evpl_socket_of(struct evpl_bind *bind)
+{
+    return evpl_bind_private(bind);
+}
+
+static inline struct evpl_bind *
+evpl_socket_bind(struct evpl_event *event)
+{
+    return evpl_bind_from_private(event); /* event is the first member */
+}
+
+/* Listening-socket state (in ls->backend_private). */
+struct evpl_socket_listen {
+    struct evpl_event          event;
+    struct evpl_timer          retry; /* re-arms accepting after EMFILE & co */
+    int                        retry_armed;
+    struct evpl_listen_socket *ls;
+    int                        unlink_path; /* AF_UNIX pathname we created */
+    dev_t                      dev;
+    ino_t                      ino;
+};
+
+/* stream.c: shared by TCP and UNIX */
+int  evpl_socket_stream_connect(struct evpl *evpl, struct evpl_bind *bind);
+int  evpl_socket_stream_attach(struct evpl *evpl, struct evpl_bind *bind,
+                               struct evpl_handoff *handoff);
+void evpl_socket_handoff_discard(struct evpl_handoff *handoff);
+void evpl_socket_stream_flush(struct evpl *evpl, struct evpl_bind *bind);
+void evpl_socket_stream_close(struct evpl *evpl, struct evpl_bind *bind);
+/* Start accepting on a bound, listening fd (service thread). */
+int  evpl_socket_listen_start(struct evpl_listen_socket *ls, int fd);
+void evpl_socket_listen_stop(struct evpl_listen_socket *ls);
+
+/* Registration, called from evpl_backends_register(). */
+void evpl_socket_tcp_register(void);
+void evpl_socket_unix_register(void);
+void evpl_socket_udp_register(void);
