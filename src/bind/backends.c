@@ -4,6 +4,8 @@
  */
 #include "core/protocol.h"
 #include "socket/socket.h"
+#include "inproc/inproc.h"
+#include "tcp_rdma/tcp_rdma.h"
 
 void evpl_endpoints_shutdown(void);
 
@@ -18,4 +20,6 @@ evpl_backends_register(const struct evpl_global_config *config)
     evpl_socket_tcp_register();
     evpl_socket_unix_register();
     evpl_socket_udp_register();
+    evpl_inproc_register();
+    evpl_tcp_rdma_register();
 }

@@ -117,6 +117,8 @@ main(int argc, char **argv)
 
     evpl_continue(evpl);
     test_assert_msg(strcmp(log_buf, "AB|") == 0, "log '%s'", log_buf);
+    test_assert_eq(d_a.armed, 0); /* disarmed once it has run */
+    test_assert_eq(d_b.armed, 0);
 
     /* Self re-arm runs three times within one pass. */
     log_len = 0;

@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -122,6 +123,27 @@ main(int argc, char **argv)
     evpl_continue(evpl);
     test_assert_eq(c_calls, 3);
 
+    evpl_remove_doorbell(evpl, &db_c);
+    evpl_destroy(evpl);
+
+    /* After its callback a doorbell is quiet: the loop sleeps again. */
+    struct evpl_thread_config *tc = evpl_thread_config_init();
+
+    evpl_thread_config_set_wait_ms(tc, 30);
+    evpl = evpl_create(tc);
+    evpl_add_doorbell(evpl, &db_c, c_cb);
+    evpl_ring_doorbell(&db_c);
+    evpl_continue(evpl);
+    test_assert_eq(c_calls, 4);
+
+    struct timespec t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    evpl_continue(evpl);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long slept = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+
+    test_assert_msg(slept >= 20000000LL, "idle pass after a doorbell slept only %lld ns", slept);
     evpl_remove_doorbell(evpl, &db_c);
     evpl_destroy(evpl);
     return 0;

@@ -126,8 +126,11 @@ main(int argc, char **argv)
     poll = evpl_add_poll(evpl, enter_cb, exit_cb, poll_cb, &enters);
     int en = enters;
 
+    before = polls;
     passes(evpl, 4);
     test_assert_eq(enters, en);
+    test_assert_eq(exits, e); /* it had left poll mode silently: no exit now */
+    test_assert_eq(polls, before);
     evpl_activity(evpl);
     passes(evpl, 1);
     test_assert_eq(enters, en + 1);

@@ -1,7 +1,12 @@
 /*
- * epoll wait mechanism.  Every descriptor is registered once, edge-triggered,
- * for both directions; interest is applied by the loop on the latched flags,
- * so changing interest never costs a syscall.
+ * epoll wait mechanism.  Descriptors are registered edge-triggered.  Input
+ * is always watched, so read readiness is latched even while read interest
+ * is disarmed; output is watched only while write interest is armed, because
+ * an always-registered EPOLLOUT makes every read of an eventfd and every ACK
+ * on a socket wake a sleeping loop for nothing.  Arming write interest costs
+ * one EPOLL_CTL_MOD, which also re-reports current writability, so
+ * latched-while-disarmed write readiness is still delivered on re-arm.
+ * event->mech_index holds the mask currently registered.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,26 +53,51 @@ epoll_mech_destroy(void *mech)
     free(ep);
 }
 
+static inline uint32_t
+epoll_mask(const struct evpl_event *event)
+{
+    uint32_t mask = EPOLLIN | EPOLLRDHUP | EPOLLET;
+
+    if (event->flags & EVPL_EVENT_WRITE_INTEREST) {
+        mask |= EPOLLOUT;
+    }
+    return mask;
+}
+
 static int
 epoll_mech_add(void *mech, struct evpl_event *event)
 {
     struct evpl_epoll *ep = mech;
     struct epoll_event ev = {
-        .events   = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .events   = epoll_mask(event),
         .data.ptr = event,
     };
 
     if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, event->fd, &ev) < 0) {
         return -errno;
     }
+    event->mech_index = (int) ev.events;
     return 0;
 }
 
 static void
 epoll_mech_update(void *mech, struct evpl_event *event)
 {
-    (void) mech;
-    (void) event;
+    struct evpl_epoll *ep   = mech;
+    uint32_t           mask = epoll_mask(event);
+
+    if (mask == (uint32_t) event->mech_index) {
+        return;
+    }
+
+    struct epoll_event ev = {
+        .events   = mask,
+        .data.ptr = event,
+    };
+
+    evpl_abort_if(epoll_ctl(ep->epfd, EPOLL_CTL_MOD, event->fd, &ev) < 0, "core",
+                  "epoll_ctl(MOD) failed on descriptor %d: errno %d", event->fd, errno);
+    event->mech_index = (int) mask;
 }
 
 static void
