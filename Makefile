@@ -120,3 +120,16 @@ valgrind coverage static-analysis stress:
 
 # Every CI leg that exists so far, as CI would run them.
 check-all: test clang asan tsan format-check valgrind coverage static-analysis
+
+# ---- bench: benchmark matrix (issue 5; tools/evpl-bench, bench/) ----------
+# make bench   install dependencies, build (Release), then run bench/compare:
+#              every available transport x pingpong 64 B qd16 and stream
+#              128 KiB, plus the libevent/libuv/epoll peers, alternating runs,
+#              and print medians, ratios ours/peer and the issue's targets.
+# BENCH_ARGS   extra bench/compare options, e.g. BENCH_ARGS='--rounds 5'.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: deps
+	$(MAKE) --no-print-directory build
+	bench/compare --build $(BUILD_DIR) $(BENCH_ARGS)
+# ---- end bench -------------------------------------------------------------

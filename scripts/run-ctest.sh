@@ -23,19 +23,25 @@ trap 'rm -f "$log"' EXIT
 rc=${PIPESTATUS[0]}
 
 # Result lines look like "  3/12 Test  #3: name ......   Passed    0.01 sec"
-# or "...***Failed", "***Skipped", "***Timeout", "***Exception: ...", "***Not Run".
-count() { grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*$1" "$log" || true; }
+# or "...***Failed", "***Skipped", "***Timeout", "***Exception: ...", "***Not Run";
+# under `ctest -T memcheck` (scripts/valgrind.sh) they say "MemCheck #3:".
+result='^ *[0-9]+/[0-9]+ (Test|MemCheck) +#[0-9]+: '
+count() { grep -cE "$result.*$1" "$log" || true; }
 passed=$(count ' Passed ')
 skipped=$(count '\*\*\*Skipped')
-total=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: ' "$log" || true)
+total=$(grep -cE "$result" "$log" || true)
 failed=$((total - passed - skipped))
 
 echo
 if [ "$skipped" -gt 0 ]; then
     echo "Skipped tests (the machine lacks what they need):"
-    names=$(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped' "$log" |
-        sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*/\1/')
+    names=$(grep -E "$result"'.*\*\*\*Skipped' "$log" |
+        sed -E 's/^ *[0-9]+\/[0-9]+ (Test|MemCheck) +#[0-9]+: ([^ ]+) .*/\2/')
     last_test_log="$build_dir/Testing/Temporary/LastTest.log"
+    # ctest -T memcheck writes its per-test output to LastDynamicAnalysis_<tag>.log.
+    if grep -qE '^ *[0-9]+/[0-9]+ MemCheck +#' "$log"; then
+        last_test_log=$(ls -t "$build_dir"/Testing/Temporary/LastDynamicAnalysis_*.log 2>/dev/null | head -n 1)
+    fi
     for name in $names; do
         reason=""
         if [ -f "$last_test_log" ]; then

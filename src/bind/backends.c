@@ -6,6 +6,8 @@
 #include "socket/socket.h"
 #include "inproc/inproc.h"
 #include "tcp_rdma/tcp_rdma.h"
+#include "tls/tls.h"
+#include "io_uring/uring.h"
 
 void evpl_endpoints_shutdown(void);
 
@@ -22,4 +24,6 @@ evpl_backends_register(const struct evpl_global_config *config)
     evpl_socket_udp_register();
     evpl_inproc_register();
     evpl_tcp_rdma_register();
+    evpl_tls_register();
+    evpl_io_uring_register(config);
 }

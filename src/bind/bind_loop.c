@@ -99,6 +99,7 @@ evpl_bind_loop_alloc(struct evpl *evpl)
 
         bind      = bl->spare;
         bl->spare = bind->next;
+        bl->nspare--;
         memset(bind, 0, sizeof(*bind));
         /* keep the warm (empty) ring storage */
         bind->send_ring  = send;
@@ -117,7 +118,6 @@ void
 evpl_bind_loop_discard(struct evpl *evpl, struct evpl_bind *bind)
 {
     struct evpl_bind_loop *bl = evpl_bind_loop_get(evpl);
-    int                    nspare = 0;
 
     if (bind->flags & EVPL_BIND_CLOSED) {
         list_del(&bl->closed, bind);
@@ -128,10 +128,7 @@ evpl_bind_loop_discard(struct evpl *evpl, struct evpl_bind *bind)
     evpl_iovec_ring_clear(evpl, &bind->recv_ring);
     evpl_dgram_ring_clear(&bind->dgram_ring);
 
-    for (struct evpl_bind *b = bl->spare; b && nspare < MAX_SPARE_BINDS; b = b->next) {
-        nspare++;
-    }
-    if (nspare >= MAX_SPARE_BINDS) {
+    if (bl->nspare >= MAX_SPARE_BINDS) {
         evpl_iovec_ring_free(&bind->send_ring);
         evpl_iovec_ring_free(&bind->recv_ring);
         evpl_dgram_ring_free(&bind->dgram_ring);
@@ -140,6 +137,7 @@ evpl_bind_loop_discard(struct evpl *evpl, struct evpl_bind *bind)
     }
     bind->next = bl->spare;
     bl->spare  = bind;
+    bl->nspare++;
 }
 
 void

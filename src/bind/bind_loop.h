@@ -16,6 +16,7 @@ struct evpl_bind_loop {
     struct evpl_bind *live;   /* binds not yet closed by their backend */
     struct evpl_bind *closed; /* ops->close ran; DISCONNECTED pending (step 6) */
     struct evpl_bind *spare;  /* recycled storage (singly linked by next) */
+    int               nspare;
 
     /* shared receive buffer: every socket of the loop reads into its tail */
     struct evpl_iovec_ref *cur_ref;

@@ -20,6 +20,8 @@
 #include "socket/socket.h"
 
 #define UDP_MAX_BATCH 64
+/* recvmmsg calls per dispatch before other events get a turn */
+#define UDP_ROUNDS 16
 /* Datagrams up to this size are compacted after a batch (cheap copies). */
 #define UDP_COMPACT_MAX 2048
 
@@ -118,7 +120,7 @@ udp_read_cb(struct evpl *evpl, struct evpl_event *event)
         dsize = evpl_buffer_size();
     }
 
-    for (int round = 0; round < 4 && !evpl_bind_closing(bind); round++) {
+    for (int round = 0; round < UDP_ROUNDS && !evpl_bind_closing(bind); round++) {
         char                  *base;
         unsigned int           avail, slots, skipped = 0;
         struct evpl_iovec_ref *ref;

@@ -472,11 +472,9 @@ tcp_rdma_read_cb(struct evpl *evpl, struct evpl_event *event)
         }
         evpl_bind_recv_buffer_commit(evpl, rc);
         got = 1;
-
-        if ((uint64_t) rc < rb.tail_len + rb.spare_len) {
-            evpl_event_mark_unreadable(evpl, event);
-            break;
-        }
+        /* A short read does not prove the socket drained: a FIN that came
+         * with the data raises no further edge under edge-triggered epoll,
+         * so only EAGAIN (or end of stream) ends the round. */
     }
 
     /* Complete frames that arrived before the end of stream count. */

@@ -1,0 +1,533 @@
+/*
+ * The per-loop io_uring.
+ *
+ * One ring per loop, created when the loop first needs it and torn down when
+ * its last connection or listener goes (so evpl_destroy(), which closes every
+ * bind, takes it with it).  Setup prefers SINGLE_ISSUER | DEFER_TASKRUN |
+ * TASKRUN_FLAG: completions are then produced only when this thread enters
+ * the kernel, and the kernel raises IORING_SQ_TASKRUN in the shared SQ flags
+ * when there is work to collect, so checking for completions costs no
+ * system call.  Older kernels get COOP_TASKRUN or a plain ring.
+ *
+ * How completions are noticed:
+ *   sleeping  the completion eventfd is an internal event in the loop's
+ *             epoll/select set, so a sleeping loop wakes when work arrives;
+ *   spinning  a registered poll checks the shared flags and CQ on every pass
+ *             and reports evpl_activity() when it found something, which is
+ *             what keeps the hybrid spin-then-sleep mode (API 11.2) spinning
+ *             while traffic flows.  While the loop spins the eventfd is
+ *             switched off (IORING_CQ_EVENTFD_DISABLED) so the kernel does
+ *             not pay for wakeups nobody waits for.
+ * Submissions queued during a pass go to the kernel in one io_uring_enter()
+ * from a deferral, at the end of the pass (API 2.4 step 8).
+ */
+#include "io_uring/uring.h"
+
+#ifdef EVPL_HAVE_LIBURING
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/shared.h"
+
+#define EVPL_URING_MAX_ENTRIES 32768
+#define EVPL_URING_MAX_SLOTS   4096
+/* Completion batches reaped per dispatch before other events get a turn. */
+#define EVPL_URING_REAP_ROUNDS 4
+/* A gap between poll calls this long means the thread was preempted... */
+#define EVPL_URING_PREEMPTED_NS 250000ull
+/* ...and for this long found work then does not extend the spin window. */
+#define EVPL_URING_QUIET_NS 50000000ull
+/* How long teardown waits for cancelled operations to complete. */
+#define EVPL_URING_DRAIN_NS (2ull * 1000000000ull)
+
+static void ring_destroy(struct evpl_uring *ur);
+
+static inline struct evpl_uring *
+ring_of_event(struct evpl_event *event)
+{
+    return (struct evpl_uring *) ((char *) event - offsetof(struct evpl_uring, event));
+}
+
+int
+evpl_uring_pending(struct evpl_uring *ur)
+{
+    unsigned int sq_flags = IO_URING_READ_ONCE(*ur->ring.sq.kflags);
+
+    if (sq_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) {
+        return 1;
+    }
+    return io_uring_cq_ready(&ur->ring) > 0;
+}
+
+/*
+ * Collect and handle completions; returns how many were seen and sets *more
+ * when the round limit left some behind.  Received bytes are handed up once
+ * per batch (evpl_uring_deliver), not once per completion.
+ */
+static int
+ring_reap(struct evpl_uring *ur, int *more)
+{
+    struct io_uring *ring  = &ur->ring;
+    int              total = 0;
+
+    *more = 0;
+    ur->reaping++;
+    for (int round = 0; round < EVPL_URING_REAP_ROUNDS; round++) {
+        struct io_uring_cqe *cqe;
+        unsigned int         head, n = 0;
+
+        if (IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) {
+            io_uring_get_events(ring);
+        }
+        io_uring_for_each_cqe(ring, head, cqe)
+        {
+            if (cqe->user_data) {
+                evpl_uring_complete(ur, cqe);
+            }
+            n++;
+        }
+        io_uring_cq_advance(ring, n);
+        total += n;
+        if (n == 0) {
+            break;
+        }
+        if (round == EVPL_URING_REAP_ROUNDS - 1) {
+            *more = evpl_uring_pending(ur);
+        }
+    }
+    ur->reaping--;
+    evpl_uring_deliver(ur);
+    if (io_uring_sq_ready(ring) && !ur->submit.armed) {
+        evpl_defer(ur->evpl, &ur->submit);
+    }
+    return total;
+}
+
+/*
+ * Should found work restart the spin window?  Spinning only pays while the
+ * loop has a core to itself.  A gap between two poll calls far longer than
+ * a pass takes means the thread was preempted (more runnable threads than
+ * cores): spinning then only steals time from the peer we wait for, so for
+ * a while found work does not extend the spin and the loop sleeps on the
+ * eventfd instead.
+ */
+static inline void
+ring_activity(struct evpl *evpl, struct evpl_uring *ur)
+{
+    if (ur->quiet_until_ns == 0 || evpl_loop_clock_ns() >= ur->quiet_until_ns) {
+        ur->quiet_until_ns = 0;
+        evpl_activity(evpl);
+    }
+}
+
+/* Sleeping path: the eventfd became readable. */
+static void
+ring_event_cb(struct evpl *evpl, struct evpl_event *event)
+{
+    struct evpl_uring *ur = ring_of_event(event);
+    uint64_t           value;
+    int                more;
+
+    ur->submit_reaped = 0;
+    /* Drain the counter so a level-triggered mechanism (select) quiets. */
+    if (read(event->fd, &value, sizeof(value)) < 0 && errno != EAGAIN) {
+        evpl_uring_debug("eventfd read: %s", strerror(errno));
+    }
+    /* Work found after a wakeup restarts the spin window too: traffic that
+     * woke a sleeping loop is likely to continue, and spinning collects it
+     * without a wakeup per completion (API 11.2). */
+    if (ring_reap(ur, &more)) {
+        ring_activity(evpl, ur);
+    }
+    if (!more) {
+        evpl_event_mark_unreadable(evpl, event);
+    }
+}
+
+/* Spinning path: called on every pass while the loop is in poll mode. */
+static void
+ring_poll_cb(struct evpl *evpl, void *private_data)
+{
+    struct evpl_uring *ur  = private_data;
+    uint64_t           now = evpl_loop_clock_ns();
+    int                more;
+
+    if (ur->last_poll_ns && now - ur->last_poll_ns > EVPL_URING_PREEMPTED_NS) {
+        ur->quiet_until_ns = now + EVPL_URING_QUIET_NS;
+    }
+    ur->last_poll_ns  = now;
+    ur->submit_reaped = 0;
+    if (evpl_uring_pending(ur) && ring_reap(ur, &more)) {
+        ring_activity(evpl, ur);
+    }
+}
+
+static void
+ring_poll_enter(struct evpl *evpl, void *private_data)
+{
+    struct evpl_uring *ur = private_data;
+
+    (void) evpl;
+    ur->last_poll_ns = 0;
+    io_uring_cq_eventfd_toggle(&ur->ring, false);
+}
+
+static void
+ring_poll_exit(struct evpl *evpl, void *private_data)
+{
+    struct evpl_uring *ur = private_data;
+
+    ur->last_poll_ns = 0;
+    io_uring_cq_eventfd_toggle(&ur->ring, true);
+    /* Completions that arrived while the eventfd was off signalled nothing:
+     * latch the event so the loop collects them before it sleeps. */
+    if (evpl_uring_pending(ur)) {
+        evpl_event_mark_readable(evpl, &ur->event);
+    }
+}
+
+/*
+ * End of the pass (deferral): everything queued goes to the kernel in one
+ * io_uring_enter().  Sends usually complete inside that call; their
+ * completions are collected right here, once per pass, instead of costing a
+ * wakeup and another pass (SENT may be delivered in the deferral step, as
+ * for the in-process transports).  The eventfd is muted around the call so
+ * those inline completions do not signal it; anything left is latched on
+ * the event, which keeps the loop from sleeping on it.
+ */
+static void
+ring_submit_cb(struct evpl *evpl, void *private_data)
+{
+    struct evpl_uring *ur = private_data;
+    int                rc, more;
+
+    if (!io_uring_sq_ready(&ur->ring)) {
+        return;
+    }
+    if (!evpl->in_poll_mode) {
+        io_uring_cq_eventfd_toggle(&ur->ring, false);
+    }
+    /* Submitting also runs pending task work (DEFER_TASKRUN): receives that
+     * completed meanwhile are collected by the same system call. */
+    rc = io_uring_submit_and_get_events(&ur->ring);
+    if (!evpl->in_poll_mode) {
+        io_uring_cq_eventfd_toggle(&ur->ring, true);
+    }
+    if (rc == -EBUSY || rc == -EAGAIN) {
+        /* The completion queue is backed up: collect first, the reap arms
+         * this deferral again for what is still queued. */
+        evpl_event_mark_readable(evpl, &ur->event);
+        return;
+    }
+    if (rc < 0 && rc != -EINTR) {
+        evpl_uring_error("io_uring_submit: %s", strerror(-rc));
+    }
+    if (!ur->submit_reaped && io_uring_cq_ready(&ur->ring)) {
+        ur->submit_reaped = 1;
+        ring_reap(ur, &more);
+    }
+    if (evpl_uring_pending(ur)) {
+        evpl_event_mark_readable(evpl, &ur->event);
+    }
+}
+
+void
+evpl_uring_submit_now(struct evpl_uring *ur)
+{
+    if (io_uring_sq_ready(&ur->ring)) {
+        int rc = io_uring_submit(&ur->ring);
+
+        if (rc < 0) {
+            evpl_uring_debug("io_uring_submit: %s", strerror(-rc));
+        }
+    }
+}
+
+struct io_uring_sqe *
+evpl_uring_sqe(struct evpl_uring *ur)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ur->ring);
+
+    if (__builtin_expect(sqe == NULL, 0)) {
+        evpl_uring_submit_now(ur);
+        sqe = io_uring_get_sqe(&ur->ring);
+        evpl_abort_if(sqe == NULL, "io_uring", "submission queue stays full");
+    }
+    if (!ur->submit.armed) {
+        evpl_defer(ur->evpl, &ur->submit);
+    }
+    return sqe;
+}
+
+/* ---- fixed files -------------------------------------------------------- */
+
+static void
+slots_init(struct evpl_uring *ur)
+{
+    struct rlimit rl;
+    unsigned int  n = EVPL_URING_MAX_SLOTS;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n) {
+        n = (unsigned int) rl.rlim_cur;
+    }
+    ur->slot_free = malloc(n * sizeof(*ur->slot_free));
+    if (ur->slot_free == NULL || io_uring_register_files_sparse(&ur->ring, n) < 0) {
+        /* Raw descriptors work too, just with a file lookup per operation. */
+        free(ur->slot_free);
+        ur->slot_free = NULL;
+        return;
+    }
+    ur->slot_count = (int) n;
+    for (int i = 0; i < (int) n; i++) {
+        ur->slot_free[i] = (int) n - 1 - i;
+    }
+    ur->slot_nfree = (int) n;
+}
+
+int
+evpl_uring_slot_get(struct evpl_uring *ur, int fd)
+{
+    int slot;
+
+    if (ur->slot_nfree == 0) {
+        return -1;
+    }
+    slot = ur->slot_free[--ur->slot_nfree];
+    if (io_uring_register_files_update(&ur->ring, (unsigned int) slot, &fd, 1) != 1) {
+        ur->slot_free[ur->slot_nfree++] = slot;
+        return -1;
+    }
+    return slot;
+}
+
+void
+evpl_uring_slot_close(struct evpl_uring *ur, int slot)
+{
+    struct io_uring_sqe *sqe = evpl_uring_sqe(ur);
+
+    io_uring_prep_close_direct(sqe, (unsigned int) slot);
+    io_uring_sqe_set_data64(sqe, ((uint64_t) slot << 3) | EVPL_URING_OP_CLOSE);
+    ur->inflight++;
+}
+
+void
+evpl_uring_slot_done(struct evpl_uring *ur, int slot)
+{
+    ur->slot_free[ur->slot_nfree++] = slot;
+}
+
+/* ---- creation and teardown ---------------------------------------------- */
+
+static int
+ring_setup(struct io_uring *ring, unsigned int *flags_used)
+{
+    static const unsigned int attempts[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+            IORING_SETUP_SUBMIT_ALL,
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+            IORING_SETUP_SUBMIT_ALL,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        0,
+    };
+    unsigned int entries = evpl_config()->io_uring_entries;
+    const char  *sqpoll  = getenv("EVPL_IO_URING_SQPOLL");
+    int          rc      = -EINVAL;
+
+    if (entries == 0) {
+        entries = 8192;
+    } else if (entries > EVPL_URING_MAX_ENTRIES) {
+        entries = EVPL_URING_MAX_ENTRIES;
+    }
+
+    /* Internal knob: a kernel submission thread per ring.  Off by default:
+     * it burns a core per loop, which is what made the original slow on
+     * small machines. */
+    if (sqpoll && *sqpoll && *sqpoll != '0') {
+        struct io_uring_params p;
+
+        memset(&p, 0, sizeof(p));
+        p.flags          = IORING_SETUP_SQPOLL;
+        p.sq_thread_idle = 50;
+        rc               = io_uring_queue_init_params(entries, ring, &p);
+        if (rc == 0) {
+            *flags_used = p.flags;
+            return 0;
+        }
+    }
+    for (unsigned int i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+        struct io_uring_params p;
+
+        memset(&p, 0, sizeof(p));
+        p.flags = attempts[i];
+        rc      = io_uring_queue_init_params(entries, ring, &p);
+        if (rc == 0) {
+            *flags_used = attempts[i];
+            return 0;
+        }
+        if (rc != -EINVAL) {
+            break;
+        }
+    }
+    return rc;
+}
+
+static struct evpl_uring *
+ring_create(struct evpl *evpl, int *err)
+{
+    struct evpl_uring *ur = calloc(1, sizeof(*ur));
+    int                rc;
+
+    if (ur == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    ur->evpl     = evpl;
+    ur->event.fd = -1;
+
+    rc = ring_setup(&ur->ring, &ur->setup_flags);
+    if (rc < 0) {
+        evpl_uring_error("cannot create an io_uring: %s", strerror(-rc));
+        free(ur);
+        *err = rc;
+        return NULL;
+    }
+    /* Saves the fd lookup on every io_uring_enter(). */
+    io_uring_register_ring_fd(&ur->ring);
+
+    ur->event.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ur->event.fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    rc = io_uring_register_eventfd(&ur->ring, ur->event.fd);
+    if (rc < 0) {
+        goto fail;
+    }
+
+    slots_init(ur);
+
+    ur->bufs = evpl_uring_bufs_create(ur, &rc);
+    if (ur->bufs == NULL) {
+        evpl_uring_error("cannot set up the provided-buffer ring: %s", strerror(-rc));
+        goto fail;
+    }
+
+    ur->event.read_callback = ring_event_cb;
+    rc                      = evpl_event_add(evpl, &ur->event);
+    if (rc < 0) {
+        goto fail;
+    }
+    evpl_event_read_interest(evpl, &ur->event);
+    evpl_deferral_init(&ur->submit, ring_submit_cb, ur);
+    ur->poll = evpl_add_poll(evpl, ring_poll_enter, ring_poll_exit, ring_poll_cb, ur);
+    if (evpl->in_poll_mode) {
+        /* Enter callbacks only run on the transition; we joined late. */
+        io_uring_cq_eventfd_toggle(&ur->ring, false);
+    }
+
+    evpl_uring_debug("loop %p: ring ready (flags 0x%x, %d fixed-file slots)", (void *) evpl,
+                     ur->setup_flags, ur->slot_count);
+    return ur;
+
+fail:
+    if (ur->bufs) {
+        io_uring_queue_exit(&ur->ring);
+        evpl_uring_bufs_destroy(evpl, ur->bufs);
+    } else {
+        io_uring_queue_exit(&ur->ring);
+    }
+    if (ur->event.fd >= 0) {
+        close(ur->event.fd);
+    }
+    free(ur->slot_free);
+    free(ur);
+    *err = rc;
+    return NULL;
+}
+
+struct evpl_uring *
+evpl_uring_get(struct evpl *evpl, int *err)
+{
+    struct evpl_uring *ur = evpl->framework_private[EVPL_FRAMEWORK_IO_URING];
+
+    if (ur == NULL) {
+        ur = ring_create(evpl, err);
+        if (ur == NULL) {
+            return NULL;
+        }
+        evpl->framework_private[EVPL_FRAMEWORK_IO_URING] = ur;
+    }
+    ur->users++;
+    return ur;
+}
+
+void
+evpl_uring_put(struct evpl_uring *ur)
+{
+    if (--ur->users == 0) {
+        evpl_abort_if(ur->reaping, "io_uring", "last user dropped while reaping completions");
+        ring_destroy(ur);
+    }
+}
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+/*
+ * The last user is gone.  Cancellations and direct closes were queued by
+ * the close paths; wait (bounded) for every outstanding completion so no
+ * object is freed under the kernel, then take the ring down.
+ */
+static void
+ring_destroy(struct evpl_uring *ur)
+{
+    struct evpl *evpl     = ur->evpl;
+    uint64_t     deadline = now_ns() + EVPL_URING_DRAIN_NS;
+
+    while (ur->inflight > 0) {
+        struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 20000000 };
+        struct io_uring_cqe     *cqe;
+        int                      more;
+        int rc = io_uring_submit_and_wait_timeout(&ur->ring, &cqe, 1, &ts, NULL);
+
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            evpl_uring_debug("teardown wait: %s", strerror(-rc));
+            break;
+        }
+        ring_reap(ur, &more);
+        if (ur->inflight > 0 && now_ns() > deadline) {
+            evpl_uring_error("ring torn down with %u operations still in flight", ur->inflight);
+            break;
+        }
+    }
+
+    evpl_remove_poll(evpl, ur->poll);
+    evpl_remove_deferral(evpl, &ur->submit);
+    evpl_event_remove(evpl, &ur->event);
+    io_uring_unregister_eventfd(&ur->ring);
+    close(ur->event.fd);
+
+    /* Exiting the ring cancels whatever is left; only then may the memory
+     * those operations pointed at go (connections, send records, chunks). */
+    io_uring_queue_exit(&ur->ring);
+    evpl_uring_conns_abandon(ur);
+    evpl_uring_bufs_destroy(evpl, ur->bufs);
+
+    free(ur->slot_free);
+    evpl->framework_private[EVPL_FRAMEWORK_IO_URING] = NULL;
+    free(ur);
+}
+
+#endif /* EVPL_HAVE_LIBURING */
