@@ -137,10 +137,10 @@ void evpl_listener_destroy(struct evpl_listener *listener);
  * connection accepted while nothing is attached is closed.  Owning thread of
  * evpl.
  */
-struct evpl_listener_binding *evpl_listener_attach(struct evpl *evpl,
-                                                   struct evpl_listener *listener,
+struct evpl_listener_binding *evpl_listener_attach(struct evpl           *evpl,
+                                                   struct evpl_listener  *listener,
                                                    evpl_attach_callback_t attach_callback,
-                                                   void *private_data);
+                                                   void                  *private_data);
 
 /*
  * Remove the binding (no further connections reach this loop through it) and
@@ -179,8 +179,8 @@ int evpl_listen(struct evpl_listener *listener, enum evpl_protocol_id protocol,
  * for a bound-only protocol (caller error).
  */
 struct evpl_bind *evpl_connect(struct evpl *evpl, enum evpl_protocol_id protocol_id,
-                               struct evpl_endpoint *local_endpoint,
-                               struct evpl_endpoint *remote_endpoint,
+                               struct evpl_endpoint   *local_endpoint,
+                               struct evpl_endpoint   *remote_endpoint,
                                evpl_notify_callback_t  notify_callback,
                                evpl_segment_callback_t segment_callback, void *private_data);
 
@@ -219,8 +219,8 @@ void evpl_send(struct evpl *evpl, struct evpl_bind *bind, const void *buffer, un
  * caller's references (also those beyond length) passes to the library; the
  * array itself stays the caller's.  GLOBAL iovecs: never with TAKE_REF.
  */
-void evpl_sendv(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovecs,
-                int nbufvecs, int length, unsigned int flags);
+void evpl_sendv(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovecs, int nbufvecs,
+                int length, unsigned int flags);
 
 /*
  * Addressed variants for bound datagram binds: one datagram per call to
@@ -256,8 +256,8 @@ int evpl_peek(struct evpl *evpl, struct evpl_bind *bind, void *buffer, int lengt
  * callback returns.  Returns the number filled (0 when empty) or -1 as
  * evpl_peek (also maxiovecs <= 0).
  */
-int evpl_peekv(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovecs,
-               int maxiovecs, int length);
+int evpl_peekv(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovecs, int maxiovecs,
+               int length);
 
 /* Discard length bytes; 0, or -1 (nothing discarded) if fewer are buffered. */
 int evpl_consume(struct evpl *evpl, struct evpl_bind *bind, int length);
@@ -278,8 +278,8 @@ int evpl_recv(struct evpl *evpl, struct evpl_bind *bind, void *buffer, int maxle
  * empty) or -1 as evpl_recv (also maxiovecs <= 0).  *length (if not NULL) is
  * set to the bytes received (0 first, also on error).
  */
-int evpl_recvv(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovecs,
-               int maxiovecs, int maxlength, int *length);
+int evpl_recvv(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovecs, int maxiovecs,
+               int maxlength, int *length);
 
 /* ---- closing ---------------------------------------------------------- */
 

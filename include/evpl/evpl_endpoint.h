@@ -44,8 +44,8 @@ struct evpl_address;  /* opaque, reference-counted by the library */
  * endpoint holding the host string and port (the string is not checked here:
  * a name that cannot be resolved makes the operation using it fail).  Use
  * "0.0.0.0" (or "::") to listen on all interfaces.  Returns NULL when a
- * local/inproc form is malformed or address is NULL.  Thread-safe; initialises the library implicitly.
- * The caller owns the endpoint (evpl_endpoint_close()).
+ * local/inproc form is malformed or address is NULL.  Thread-safe; initialises the library
+ * implicitly. The caller owns the endpoint (evpl_endpoint_close()).
  */
 struct evpl_endpoint *evpl_endpoint_create(const char *address, int port);
 

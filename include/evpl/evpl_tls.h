@@ -43,8 +43,7 @@ int evpl_tls_set_server_name(struct evpl_bind *bind, const char *name);
  *   none matches, the handshake fails (no_application_protocol alert).  A
  *   server bind without a list ignores the client's offer.
  */
-int evpl_tls_set_alpn(struct evpl_bind *bind, const unsigned char *protos,
-                      unsigned int protos_len);
+int evpl_tls_set_alpn(struct evpl_bind *bind, const unsigned char *protos, unsigned int protos_len);
 
 /*
  * The protocol ALPN selected, valid from CONNECTED until DISCONNECTED:

@@ -55,7 +55,10 @@
  *      and then call evpl_bind_recv_stream(), which runs the segment
  *      callback or delivers RECV_DATA.  Message transports call
  *      evpl_bind_recv_msg() once per message.  Either may close the bind;
- *      check evpl_bind_is_closing() before reading on.
+ *      check evpl_bind_closing() before reading on.  Stream transports
+ *      that implement recv_resume call evpl_bind_recv_throttle() after each
+ *      append and pause reading while it says so (bounded buffering for
+ *      applications that read slower than the peer sends).
  *   5. Closing.  Any end (evpl_close, completed evpl_finish, a segment
  *      callback error, or the backend itself via evpl_bind_transport_closed()
  *      on end-of-stream or error) leads to close(evpl, bind) being called
@@ -133,9 +136,13 @@ struct evpl_protocol_ops {
     void (*rdma_write)(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_key,
                        uint64_t remote_address, struct evpl_iovec *iov, int niov,
                        unsigned int flags, void (*callback)(int status, void *private_data),
-                       void *private_data);
+                       void        *private_data);
     void (*rdma_get_address)(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovec,
                              uint32_t *r_key, uint64_t *r_address);
+
+    /* Optional, stream transports that throttle (evpl_bind_recv_throttle()):
+     * the application drained the receive ring, start reading again. */
+    void (*recv_resume)(struct evpl *evpl, struct evpl_bind *bind);
 };
 
 /* bind->flags */
@@ -148,6 +155,17 @@ struct evpl_protocol_ops {
 #define EVPL_BIND_MESSAGE      0x0040u /* message bind: one dgram record per send */
 #define EVPL_BIND_NOTIFIED_UP  0x0080u /* CONNECTED was delivered */
 #define EVPL_BIND_ACCEPTED     0x0100u /* came from a listener */
+#define EVPL_BIND_THROTTLED    0x0200u /* reading paused: receive ring over the high-water mark */
+
+/*
+ * Receive flow control.  A stream whose application does not consume what
+ * arrives must not buffer without bound: once the receive ring holds
+ * EVPL_RECV_HIGH_WATER bytes (or the length the segment callback announced,
+ * if larger) the transport stops reading, so the kernel's windows push back
+ * on the sender; when the application has consumed the ring down to half of
+ * that, the bind layer calls ops->recv_resume().
+ */
+#define EVPL_RECV_HIGH_WATER (16u << 20)
 
 struct evpl_bind {
     const struct evpl_protocol     *protocol;
@@ -161,7 +179,7 @@ struct evpl_bind {
     unsigned int flags;
     int          segment_length; /* length returned by the segment callback, 0 if unknown */
 
-    struct evpl_address *local;  /* owned references, NULL when unknown */
+    struct evpl_address *local; /* owned references, NULL when unknown */
     struct evpl_address *remote;
 
     struct evpl_iovec_ring send_ring;  /* queued outbound payload */
@@ -195,19 +213,19 @@ evpl_bind_private(struct evpl_bind *bind)
 static inline struct evpl_bind *
 evpl_bind_from_private(void *private_area)
 {
-    return (struct evpl_bind *) ((char *) private_area - __builtin_offsetof(struct evpl_bind,
-                                                                           backend_private));
+    return (struct evpl_bind *) ((char *) private_area -
+                                 __builtin_offsetof(struct evpl_bind, backend_private));
 }
 
 /* ---- listener side ------------------------------------------------------ */
 
 struct evpl_listen_socket {
     struct evpl_listener       *listener;
-    struct evpl                *loop;    /* the listener's service loop */
+    struct evpl                *loop; /* the listener's service loop */
     const struct evpl_protocol *protocol;
     struct evpl_address        *address; /* resolved endpoint (owned by the listener) */
     struct evpl_listen_socket  *next;
-    uint64_t backend_private[EVPL_LISTEN_PRIVATE_SIZE / sizeof(uint64_t)];
+    uint64_t                    backend_private[EVPL_LISTEN_PRIVATE_SIZE / sizeof(uint64_t)];
 };
 
 /*
@@ -305,6 +323,13 @@ void evpl_bind_recv_append(struct evpl *evpl, struct evpl_bind *bind, void *data
                            unsigned int length, struct evpl_iovec_ref *ref);
 
 /*
+ * Should the transport stop reading (receive ring full)?  When this returns
+ * 1 the bind is marked THROTTLED and the transport must pause reading until
+ * ops->recv_resume() (which must exist) is called.
+ */
+int evpl_bind_recv_throttle(struct evpl_bind *bind);
+
+/*
  * New bytes are in recv_ring: run the segment callback and deliver RECV_MSG
  * per message, or deliver RECV_DATA.  May close the bind.
  */
@@ -314,8 +339,8 @@ void evpl_bind_recv_stream(struct evpl *evpl, struct evpl_bind *bind);
  * Deliver one RECV_MSG.  The references in iov pass to the application; addr
  * is borrowed for the callback (NULL: the bind's remote address is used).
  */
-void evpl_bind_recv_msg(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iov,
-                        int niov, unsigned int length, struct evpl_address *addr);
+void evpl_bind_recv_msg(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iov, int niov,
+                        unsigned int length, struct evpl_address *addr);
 
 /*
  * The loop's shared receive buffer: read straight into pooled memory.

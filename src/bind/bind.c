@@ -145,8 +145,8 @@ evpl_bind_resolve_for(const struct evpl_protocol *protocol, struct evpl_endpoint
 /* A fresh bind on evpl's live list with the callbacks set. */
 struct evpl_bind *
 evpl_bind_create(struct evpl *evpl, const struct evpl_protocol *protocol,
-                 evpl_notify_callback_t notify_callback,
-                 evpl_segment_callback_t segment_callback, void *private_data)
+                 evpl_notify_callback_t notify_callback, evpl_segment_callback_t segment_callback,
+                 void *private_data)
 {
     struct evpl_bind *bind = evpl_bind_loop_alloc(evpl);
 
@@ -201,16 +201,14 @@ evpl_connect(struct evpl *evpl, enum evpl_protocol_id protocol_id,
         return NULL;
     }
 
-    bind         = evpl_bind_create(evpl, protocol, notify_callback, segment_callback,
-                                    private_data);
+    bind = evpl_bind_create(evpl, protocol, notify_callback, segment_callback, private_data);
     bind->remote = remote;
 
     rc = bind->ops->connect(evpl, bind);
     if (rc < 0) {
         /* The caller still gets a bind; the failure arrives as DISCONNECTED
          * on a later pass, like an asynchronous refusal would. */
-        evpl_log_debug("bind", "connect over %s failed at once: %s", protocol->name,
-                       strerror(-rc));
+        evpl_log_debug("bind", "connect over %s failed at once: %s", protocol->name, strerror(-rc));
         evpl_bind_transport_closed(evpl, bind);
     }
     return bind;
@@ -229,8 +227,7 @@ evpl_bind(struct evpl *evpl, enum evpl_protocol_id protocol_id, struct evpl_endp
         return NULL;
     }
     evpl_bind_abort_if(protocol->flags & EVPL_PROTOCOL_CONNECTED,
-                       "evpl_bind: %s is a connected protocol, use evpl_connect()",
-                       protocol->name);
+                       "evpl_bind: %s is a connected protocol, use evpl_connect()", protocol->name);
     evpl_bind_abort_if(callback == NULL, "evpl_bind: NULL notify callback");
 
     local = evpl_bind_resolve_for(protocol, endpoint);
@@ -265,7 +262,7 @@ evpl_bind_connected(struct evpl *evpl, struct evpl_bind *bind)
 
     if ((bind->protocol->flags & EVPL_PROTOCOL_CONNECTED) &&
         !(bind->flags & EVPL_BIND_NOTIFIED_UP)) {
-        struct evpl_notify notify = { .notify_type = EVPL_NOTIFY_CONNECTED };
+        struct evpl_notify notify = {.notify_type = EVPL_NOTIFY_CONNECTED};
 
         bind->flags |= EVPL_BIND_NOTIFIED_UP;
         bind_notify(evpl, bind, &notify);
@@ -372,7 +369,7 @@ void
 evpl_bind_flushed(struct evpl *evpl, struct evpl_bind *bind)
 {
     if ((bind->flags & EVPL_BIND_SEND_NOTIFY) && (bind->sent_bytes || bind->sent_msgs)) {
-        struct evpl_notify notify = { .notify_type = EVPL_NOTIFY_SENT };
+        struct evpl_notify notify = {.notify_type = EVPL_NOTIFY_SENT};
 
         notify.sent.bytes = bind->sent_bytes;
         notify.sent.msgs  = bind->sent_msgs;
@@ -407,6 +404,35 @@ evpl_bind_recv_append(struct evpl *evpl, struct evpl_bind *bind, void *data, uns
     e->pad    = 0;
     e->ref    = ref;
     evpl_iovec_ref_incr(ref);
+}
+
+static inline uint64_t
+recv_high_water(const struct evpl_bind *bind)
+{
+    uint64_t segment = bind->segment_length > 0 ? (uint64_t) bind->segment_length : 0;
+
+    return segment > EVPL_RECV_HIGH_WATER ? segment : EVPL_RECV_HIGH_WATER;
+}
+
+int
+evpl_bind_recv_throttle(struct evpl_bind *bind)
+{
+    if (bind->ops->recv_resume == NULL || bind->recv_ring.length < recv_high_water(bind)) {
+        return 0;
+    }
+    bind->flags |= EVPL_BIND_THROTTLED;
+    return 1;
+}
+
+/* After the application consumed: resume a throttled transport. */
+static inline void
+recv_maybe_resume(struct evpl *evpl, struct evpl_bind *bind)
+{
+    if (__builtin_expect((bind->flags & EVPL_BIND_THROTTLED) != 0, 0) &&
+        bind->recv_ring.length <= recv_high_water(bind) / 2 && !(bind->flags & EVPL_BIND_CLOSED)) {
+        bind->flags &= ~EVPL_BIND_THROTTLED;
+        bind->ops->recv_resume(evpl, bind);
+    }
 }
 
 /* Drop `length` bytes from the front of the receive ring (length <= ring length). */
@@ -492,7 +518,7 @@ static void
 deliver_segment(struct evpl *evpl, struct evpl_bind *bind, unsigned int length)
 {
     struct evpl_iovec  stack_iov[MSG_STACK_IOV];
-    struct evpl_notify notify = { .notify_type = EVPL_NOTIFY_RECV_MSG };
+    struct evpl_notify notify = {.notify_type = EVPL_NOTIFY_RECV_MSG};
     int                n;
 
     n = recv_ring_take(evpl, &bind->recv_ring, length, stack_iov, MSG_STACK_IOV);
@@ -500,8 +526,8 @@ deliver_segment(struct evpl *evpl, struct evpl_bind *bind, unsigned int length)
         /* Too fragmented to hand over as views: linearise into fresh
          * buffers (rare: needs many interleaved small reads). */
         n = evpl_iovec_alloc(evpl, length, 0, MSG_STACK_IOV, 0, stack_iov);
-        evpl_bind_abort_if(n < 0, "received message of %u bytes needs more than %d buffers",
-                           length, MSG_STACK_IOV);
+        evpl_bind_abort_if(n < 0, "received message of %u bytes needs more than %d buffers", length,
+                           MSG_STACK_IOV);
         for (int i = 0, off = 0; i < n; off += stack_iov[i].length, i++) {
             recv_ring_copy(&bind->recv_ring, stack_iov[i].data, stack_iov[i].length);
             recv_ring_consume(evpl, &bind->recv_ring, stack_iov[i].length);
@@ -520,7 +546,7 @@ evpl_bind_recv_stream(struct evpl *evpl, struct evpl_bind *bind)
 {
     if (bind->segment_callback == NULL) {
         if (bind->recv_ring.length) {
-            struct evpl_notify notify = { .notify_type = EVPL_NOTIFY_RECV_DATA };
+            struct evpl_notify notify = {.notify_type = EVPL_NOTIFY_RECV_DATA};
             bind_notify(evpl, bind, &notify);
         }
         return;
@@ -551,13 +577,14 @@ evpl_bind_recv_stream(struct evpl *evpl, struct evpl_bind *bind)
         bind->segment_length = 0;
         deliver_segment(evpl, bind, length);
     }
+    recv_maybe_resume(evpl, bind);
 }
 
 void
 evpl_bind_recv_msg(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iov, int niov,
                    unsigned int length, struct evpl_address *addr)
 {
-    struct evpl_notify notify = { .notify_type = EVPL_NOTIFY_RECV_MSG };
+    struct evpl_notify notify = {.notify_type = EVPL_NOTIFY_RECV_MSG};
 
     notify.recv_msg.iovec  = iov;
     notify.recv_msg.niov   = niov;
@@ -596,7 +623,7 @@ send_copy(struct evpl *evpl, struct evpl_bind *bind, struct evpl_address *addr, 
 {
     const char  *src   = buffer;
     unsigned int chunk = evpl_buffer_size() * 4;
-    unsigned int niov  = 0, left = length;
+    unsigned int niov = 0, left = length;
 
     evpl_bind_abort_if(length == 0, "evpl_send: zero-length send");
     if (!send_allowed(bind)) {
@@ -629,7 +656,7 @@ send_iovecs(struct evpl *evpl, struct evpl_bind *bind, struct evpl_address *addr
 {
     int      take_ref = (flags & EVPL_SEND_FLAG_TAKE_REF) != 0;
     uint64_t total    = 0;
-    int      niov     = 0, left = length;
+    int      niov = 0, left = length;
 
     if (nbufvecs <= 0) {
         evpl_address_release(addr);
@@ -786,6 +813,7 @@ evpl_consume(struct evpl *evpl, struct evpl_bind *bind, int length)
         return -1;
     }
     recv_ring_consume(evpl, &bind->recv_ring, length);
+    recv_maybe_resume(evpl, bind);
     return 0;
 }
 
@@ -805,6 +833,7 @@ evpl_recv(struct evpl *evpl, struct evpl_bind *bind, void *buffer, int maxlength
     }
     n = recv_ring_copy(&bind->recv_ring, buffer, maxlength);
     recv_ring_consume(evpl, &bind->recv_ring, n);
+    recv_maybe_resume(evpl, bind);
     return (int) n;
 }
 
@@ -813,7 +842,7 @@ evpl_recvv(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovecs,
            int maxlength, int *length)
 {
     struct evpl_iovec_ring *ring = &bind->recv_ring;
-    int                     n    = 0, done = 0;
+    int                     n = 0, done = 0;
 
     (void) evpl;
     if (length) {
@@ -845,6 +874,7 @@ evpl_recvv(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iovec *iovecs,
     if (length) {
         *length = done;
     }
+    recv_maybe_resume(evpl, bind);
     return n;
 }
 
@@ -912,7 +942,7 @@ evpl_bind_request_send_notifications(struct evpl *evpl, struct evpl_bind *bind)
 void
 evpl_bind_finalize_one(struct evpl *evpl, struct evpl_bind *bind)
 {
-    struct evpl_notify notify = { .notify_type = EVPL_NOTIFY_DISCONNECTED };
+    struct evpl_notify notify = {.notify_type = EVPL_NOTIFY_DISCONNECTED};
 
     bind_notify(evpl, bind, &notify);
 

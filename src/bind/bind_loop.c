@@ -28,7 +28,7 @@ evpl_bind_loop_get(struct evpl *evpl)
     }
     bl = calloc(1, sizeof(*bl));
     evpl_abort_if(bl == NULL, "bind", "out of memory creating the bind state");
-    bl->max_iov = evpl_bind_max_iov();
+    bl->max_iov          = evpl_bind_max_iov();
     bl->scratch_iov      = calloc(bl->max_iov, sizeof(*bl->scratch_iov));
     bl->scratch_evpl_iov = calloc(bl->max_iov, sizeof(*bl->scratch_evpl_iov));
     evpl_abort_if(!bl->scratch_iov || !bl->scratch_evpl_iov, "bind", "out of memory");

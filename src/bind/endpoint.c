@@ -170,10 +170,10 @@ evpl_endpoints_shutdown(void)
 struct evpl_endpoint *
 evpl_endpoint_create_local(const char *path)
 {
-    struct sockaddr_un   sun;
+    struct sockaddr_un    sun;
     struct evpl_endpoint *ep;
-    size_t               len;
-    socklen_t            addrlen;
+    size_t                len;
+    socklen_t             addrlen;
 
     evpl_config();
 
@@ -264,13 +264,12 @@ evpl_endpoint_create(const char *address, int port)
 
     /* Literals are parsed once here and never looked up again. */
     if (inet_pton(AF_INET, address, &a4) == 1) {
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a4 };
-        ep->resolved = evpl_address_create((struct sockaddr *) &sin, sizeof(sin));
-        ep->numeric  = 1;
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a4};
+        ep->resolved           = evpl_address_create((struct sockaddr *) &sin, sizeof(sin));
+        ep->numeric            = 1;
     } else if (inet_pton(AF_INET6, address, &a6) == 1) {
         struct sockaddr_in6 sin6 = {
-            .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = a6
-        };
+            .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = a6};
         ep->resolved = evpl_address_create((struct sockaddr *) &sin6, sizeof(sin6));
         ep->numeric  = 1;
     }
@@ -344,7 +343,7 @@ evpl_endpoint_inproc_name(const struct evpl_endpoint *ep)
 static struct evpl_address *
 endpoint_lookup(struct evpl_endpoint *ep)
 {
-    struct addrinfo      hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+    struct addrinfo      hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
     struct addrinfo     *res, *ai, *pick = NULL;
     struct evpl_address *address;
     int                  rc, n4 = 0, n6 = 0, want;

@@ -48,7 +48,7 @@ struct listen_request {
 };
 
 struct evpl_listener {
-    pthread_t   thread;
+    pthread_t    thread;
     struct evpl *loop;
 
     pthread_mutex_t lock;
@@ -211,7 +211,7 @@ evpl_listen(struct evpl_listener *listener, enum evpl_protocol_id protocol_id,
             struct evpl_endpoint *endpoint)
 {
     const struct evpl_protocol *protocol = evpl_protocol_get(protocol_id);
-    struct listen_request       req      = { 0 };
+    struct listen_request       req      = {0};
 
     if (protocol == NULL || protocol->ops == NULL) {
         evpl_bind_error("evpl_listen: protocol %d is not available", (int) protocol_id);

@@ -32,8 +32,7 @@ evpl_rdma_read(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_key,
         callback(ENOTSUP, private_data);
         return;
     }
-    bind->ops->rdma_read(evpl, bind, remote_key, remote_address, iov, niov, callback,
-                         private_data);
+    bind->ops->rdma_read(evpl, bind, remote_key, remote_address, iov, niov, callback, private_data);
 }
 
 void

@@ -39,8 +39,8 @@ ring_grow(void *old, unsigned int *mask, unsigned int *head, unsigned int *tail,
 void
 evpl_iovec_ring_grow(struct evpl_iovec_ring *ring, unsigned int initial)
 {
-    ring->iov = ring_grow(ring->iov, &ring->mask, &ring->head, &ring->tail, sizeof(*ring->iov),
-                          initial);
+    ring->iov =
+        ring_grow(ring->iov, &ring->mask, &ring->head, &ring->tail, sizeof(*ring->iov), initial);
 }
 
 void

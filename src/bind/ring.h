@@ -24,9 +24,9 @@
 
 struct evpl_iovec_ring {
     struct evpl_iovec *iov;
-    unsigned int       mask; /* capacity - 1; capacity 0 until first push */
-    unsigned int       head; /* next slot to fill */
-    unsigned int       tail; /* oldest entry */
+    unsigned int       mask;   /* capacity - 1; capacity 0 until first push */
+    unsigned int       head;   /* next slot to fill */
+    unsigned int       tail;   /* oldest entry */
     uint64_t           length; /* total bytes in the ring */
 };
 

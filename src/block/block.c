@@ -157,9 +157,9 @@ request_get(struct evpl_block_queue *queue)
     struct evpl_block_request *req = queue->free_requests;
 
     if (__builtin_expect(req == NULL, 0)) {
-        void **chunks = realloc(queue->pool_chunks,
-                                (queue->num_pool_chunks + 1) * sizeof(*queue->pool_chunks));
-        char  *chunk;
+        void **chunks =
+            realloc(queue->pool_chunks, (queue->num_pool_chunks + 1) * sizeof(*queue->pool_chunks));
+        char *chunk;
 
         block_abort_if(chunks == NULL, "out of memory growing a block request pool");
         queue->pool_chunks = chunks;
@@ -378,9 +378,9 @@ zeroes_emulate_next(struct evpl *evpl, struct evpl_block_request *parent)
 {
     struct evpl_block_queue   *queue = parent->queue;
     struct evpl_block_request *chunk;
-    uint64_t                   done  = parent->progress;
-    uint64_t                   left  = parent->length - done;
-    uint64_t                   len   = left < ZERO_BUFFER_SIZE ? left : ZERO_BUFFER_SIZE;
+    uint64_t                   done = parent->progress;
+    uint64_t                   left = parent->length - done;
+    uint64_t                   len  = left < ZERO_BUFFER_SIZE ? left : ZERO_BUFFER_SIZE;
 
     if (left == 0) {
         request_finish(evpl, parent, 0);
@@ -393,19 +393,19 @@ zeroes_emulate_next(struct evpl *evpl, struct evpl_block_request *parent)
     }
     parent->progress = done + len;
 
-    chunk                   = request_get(queue);
-    chunk->op               = EVPL_BLOCK_OP_WRITE;
-    chunk->flags            = EVPL_BLOCK_REQ_INTERNAL;
-    chunk->offset           = parent->offset + done;
-    chunk->length           = len;
-    chunk->callback         = zeroes_chunk_done;
-    chunk->private_data     = parent;
-    chunk->parent           = parent;
-    chunk->seg[0].iov_base  = zero_buffer;
-    chunk->seg[0].iov_len   = len;
-    chunk->nseg             = 1;
-    chunk->kseg             = chunk->seg;
-    chunk->nkseg            = 1;
+    chunk                  = request_get(queue);
+    chunk->op              = EVPL_BLOCK_OP_WRITE;
+    chunk->flags           = EVPL_BLOCK_REQ_INTERNAL;
+    chunk->offset          = parent->offset + done;
+    chunk->length          = len;
+    chunk->callback        = zeroes_chunk_done;
+    chunk->private_data    = parent;
+    chunk->parent          = parent;
+    chunk->seg[0].iov_base = zero_buffer;
+    chunk->seg[0].iov_len  = len;
+    chunk->nseg            = 1;
+    chunk->kseg            = chunk->seg;
+    chunk->nkseg           = 1;
     queue->device->backend->submit(evpl, queue, chunk);
 }
 
@@ -417,18 +417,19 @@ evpl_block_open_queue(struct evpl *evpl, struct evpl_block_device *blockdev)
     struct evpl_block_queue *queue;
     int                      rc;
 
-    block_abort_if(evpl == NULL || blockdev == NULL, "evpl_block_open_queue(%p, %p)",
-                   (void *) evpl, (void *) blockdev);
+    block_abort_if(evpl == NULL || blockdev == NULL, "evpl_block_open_queue(%p, %p)", (void *) evpl,
+                   (void *) blockdev);
 
     queue = calloc(1, sizeof(*queue));
     if (queue == NULL) {
         evpl_log_error("block", "out of memory opening a queue on %s", blockdev->uri);
         return NULL;
     }
-    queue->evpl         = evpl;
-    queue->device       = blockdev;
-    queue->request_size = (sizeof(struct evpl_block_request) +
-                           blockdev->backend->request_private_size + 15) & ~(size_t) 15;
+    queue->evpl   = evpl;
+    queue->device = blockdev;
+    queue->request_size =
+        (sizeof(struct evpl_block_request) + blockdev->backend->request_private_size + 15) &
+        ~(size_t) 15;
     evpl_deferral_init(&queue->later_deferral, later_deferral_run, queue);
 
     rc = blockdev->backend->open_queue(evpl, queue);
@@ -506,9 +507,9 @@ static int
 request_set_data(struct evpl *evpl, struct evpl_block_request *req, const struct evpl_iovec *iov,
                  int niov)
 {
-    struct evpl_block_device *dev       = req->queue->device;
-    uintptr_t                 misalign  = 0;
-    uint64_t                  total     = 0;
+    struct evpl_block_device *dev      = req->queue->device;
+    uintptr_t                 misalign = 0;
+    uint64_t                  total    = 0;
 
     if (niov < 0 || niov > EVPL_BLOCK_MAX_SEGS || (niov > 0 && iov == NULL)) {
         return EINVAL;
@@ -548,7 +549,8 @@ request_set_data(struct evpl *evpl, struct evpl_block_request *req, const struct
         void *data = NULL;
 
         if (total <= evpl_buffer_size() &&
-            evpl_iovec_alloc(evpl, (unsigned int) total, EVPL_BLOCK_ALIGN, 1, 0, &req->bounce) == 1) {
+            evpl_iovec_alloc(evpl, (unsigned int) total, EVPL_BLOCK_ALIGN, 1, 0, &req->bounce) ==
+                1) {
             data       = req->bounce.data;
             req->kslab = req->bounce.ref->slab;
         } else {
@@ -601,8 +603,8 @@ request_submit_rw(struct evpl *evpl, struct evpl_block_queue *queue, enum evpl_b
 }
 
 void
-evpl_block_read(struct evpl *evpl, struct evpl_block_queue *queue, struct evpl_iovec *iov,
-                int niov, uint64_t offset, evpl_block_callback_t callback, void *private_data)
+evpl_block_read(struct evpl *evpl, struct evpl_block_queue *queue, struct evpl_iovec *iov, int niov,
+                uint64_t offset, evpl_block_callback_t callback, void *private_data)
 {
     check_call(evpl, queue, callback, "evpl_block_read");
     request_submit_rw(evpl, queue, EVPL_BLOCK_OP_READ, iov, niov, offset, 0, callback,
@@ -643,8 +645,8 @@ request_submit_range(struct evpl *evpl, struct evpl_block_queue *queue, enum evp
 }
 
 void
-evpl_block_flush(struct evpl *evpl, struct evpl_block_queue *queue,
-                 evpl_block_callback_t callback, void *private_data)
+evpl_block_flush(struct evpl *evpl, struct evpl_block_queue *queue, evpl_block_callback_t callback,
+                 void *private_data)
 {
     check_call(evpl, queue, callback, "evpl_block_flush");
     request_submit_range(evpl, queue, EVPL_BLOCK_OP_FLUSH, 0, 0, callback, private_data);

@@ -137,10 +137,10 @@ struct evpl_block_device {
     int num_queues; /* atomic */
 
     /* metrics: every open queue's counters, plus those of closed queues */
-    pthread_mutex_t           stats_lock;
-    struct evpl_block_queue  *stats_queues;
-    struct evpl_block_stats   stats_retired;
-    char                      labels[384]; /* device="...",type="..." */
+    pthread_mutex_t          stats_lock;
+    struct evpl_block_queue *stats_queues;
+    struct evpl_block_stats  stats_retired;
+    char                     labels[384]; /* device="...",type="..." */
 };
 
 struct evpl_block_queue {

@@ -28,5 +28,4 @@ void evpl_block_file_close(struct evpl_block_device *dev);
  * or device has no such operation.
  */
 int evpl_block_file_discard(struct evpl_block_device *dev, uint64_t offset, uint64_t length);
-int evpl_block_file_write_zeroes(struct evpl_block_device *dev, uint64_t offset,
-                                 uint64_t length);
+int evpl_block_file_write_zeroes(struct evpl_block_device *dev, uint64_t offset, uint64_t length);

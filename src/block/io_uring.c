@@ -42,7 +42,7 @@
 #include "core/shared.h"
 #include "memory/allocator.h"
 
-#define URING_REAP_BATCH 64
+#define URING_REAP_BATCH  64
 #define URING_MIN_ENTRIES 64
 /* The kernel's limit on registered buffers (IORING_MAX_REG_BUFFERS). */
 #define URING_MAX_SLOTS (1u << 14)
@@ -59,7 +59,7 @@ struct uring_queue {
     struct evpl_block_queue *queue;
     unsigned int             inflight; /* SQEs prepared and not yet reaped */
     int                      defer_taskrun;
-    int                      notify_off; /* eventfd switched off while polling */
+    int                      notify_off;   /* eventfd switched off while polling */
     int                      submit_retry; /* submit hit EAGAIN/EBUSY: pinned */
     int                      fixed_file;
     unsigned int             nslots; /* sparse fixed-buffer table size, 0: none */
@@ -168,15 +168,17 @@ uring_fixed_index(struct uring_queue *uq, const struct evpl_slab *slab, const vo
     }
 
     region.iov_base = rec->base + chunk * chunk_size;
-    region.iov_len  = rec->size - chunk * chunk_size < chunk_size ? rec->size - chunk * chunk_size
-                                                                  : chunk_size;
+    region.iov_len =
+        rec->size - chunk * chunk_size < chunk_size ? rec->size - chunk * chunk_size : chunk_size;
     rc = io_uring_register_buffers_update_tag(&uq->ring, (unsigned) slot, &region, NULL, 1);
     if (rc < 0) {
         uq->slot_state[slot] = SLOT_FAILED;
         if (rc == -ENOMEM || rc == -EFAULT) {
             /* Out of lockable memory: stop trying on this ring. */
-            evpl_log_debug("block", "io_uring buffer registration failed (%s); using "
-                           "unregistered I/O from now on", strerror(-rc));
+            evpl_log_debug("block",
+                           "io_uring buffer registration failed (%s); using "
+                           "unregistered I/O from now on",
+                           strerror(-rc));
             uq->nslots = 0;
         }
         return -1;
@@ -335,14 +337,17 @@ uring_poll_exit(struct evpl *evpl, void *private_data)
 static void
 uring_event_callback(struct evpl *evpl, struct evpl_event *event)
 {
-    struct uring_queue *uq = (struct uring_queue *) ((char *) event -
-                                                     offsetof(struct uring_queue, event));
-    uint64_t            value;
-    int                 n;
+    struct uring_queue *uq =
+        (struct uring_queue *) ((char *) event - offsetof(struct uring_queue, event));
+    uint64_t value;
+    ssize_t  drained;
+    int      n;
 
     /* Drain first: a completion after this read signals again. */
-    while (read(event->fd, &value, sizeof(value)) == sizeof(value)) {
-    }
+    /* One read returns and clears the whole counter (EAGAIN after a
+     * mark_readable with nothing signalled). */
+    drained = read(event->fd, &value, sizeof(value));
+    (void) drained;
     evpl_event_mark_unreadable(evpl, event);
 
     n = uring_reap(evpl, uq, uq->defer_taskrun);
@@ -372,13 +377,13 @@ uring_submit(struct evpl *evpl, struct evpl_block_queue *queue, struct evpl_bloc
     struct uring_queue       *uq  = queue->backend_private;
     struct evpl_block_device *dev = queue->device;
     struct io_uring_sqe      *sqe;
-    int                       fd  = uq->fixed_file ? 0 : dev->fd;
+    int                       fd = uq->fixed_file ? 0 : dev->fd;
 
     if (req->op == EVPL_BLOCK_OP_DISCARD && (dev->flags & EVPL_BLOCK_DEV_BLOCKDEV)) {
         /* No asynchronous BLKDISCARD before uring_cmd discard (6.12):
          * issue the ioctl here and complete at the end of the pass. */
-        evpl_block_complete_later(evpl, req, evpl_block_file_discard(dev, req->offset,
-                                                                     req->length));
+        evpl_block_complete_later(evpl, req,
+                                  evpl_block_file_discard(dev, req->offset, req->length));
         return;
     }
 

@@ -33,15 +33,15 @@
 #define AIO_REAP_BATCH 64
 
 struct aio_queue {
-    io_context_t             ctx;
-    struct evpl_event        event; /* eventfd signalled by every iocb */
-    struct evpl_deferral     submit;
-    struct evpl_poll        *poll;
-    struct evpl_block_queue *queue;
-    unsigned int             max;      /* context capacity */
-    unsigned int             inflight; /* in the kernel */
-    struct iocb            **batch;    /* prepared, not yet submitted (<= max - inflight) */
-    unsigned int             nbatch;
+    io_context_t               ctx;
+    struct evpl_event          event; /* eventfd signalled by every iocb */
+    struct evpl_deferral       submit;
+    struct evpl_poll          *poll;
+    struct evpl_block_queue   *queue;
+    unsigned int               max;      /* context capacity */
+    unsigned int               inflight; /* in the kernel */
+    struct iocb              **batch;    /* prepared, not yet submitted (<= max - inflight) */
+    unsigned int               nbatch;
     struct evpl_block_request *wait_head; /* over capacity, in arrival order */
     struct evpl_block_request *wait_tail;
     int                        pinned; /* submit hit EAGAIN */
@@ -74,12 +74,12 @@ aio_prepare(struct evpl *evpl, struct aio_queue *aq, struct evpl_block_request *
         io_prep_fsync(iocb, dev->fd);
         break;
     case EVPL_BLOCK_OP_DISCARD:
-        evpl_block_complete_later(evpl, req, evpl_block_file_discard(dev, req->offset,
-                                                                     req->length));
+        evpl_block_complete_later(evpl, req,
+                                  evpl_block_file_discard(dev, req->offset, req->length));
         return 1;
     case EVPL_BLOCK_OP_WRITE_ZEROES:
-        evpl_block_complete_later(evpl, req, evpl_block_file_write_zeroes(dev, req->offset,
-                                                                          req->length));
+        evpl_block_complete_later(evpl, req,
+                                  evpl_block_file_write_zeroes(dev, req->offset, req->length));
         return 1;
     }
     io_set_eventfd(iocb, aq->event.fd);
@@ -134,8 +134,7 @@ aio_flush(struct evpl *evpl, struct aio_queue *aq)
             aq->nbatch--;
             memmove(aq->batch, aq->batch + 1, aq->nbatch * sizeof(*aq->batch));
             if (req->op == EVPL_BLOCK_OP_FLUSH && rc == -EINVAL) {
-                evpl_block_complete_later(evpl, req, fsync(aq->queue->device->fd) < 0 ? -errno
-                                                                                       : 0);
+                evpl_block_complete_later(evpl, req, fsync(aq->queue->device->fd) < 0 ? -errno : 0);
             } else {
                 evpl_block_complete_later(evpl, req, rc);
             }
@@ -238,12 +237,16 @@ aio_poll_callback(struct evpl *evpl, void *private_data)
 static void
 aio_event_callback(struct evpl *evpl, struct evpl_event *event)
 {
-    struct aio_queue *aq = (struct aio_queue *) ((char *) event - offsetof(struct aio_queue, event));
-    uint64_t          value;
-    int               n;
+    struct aio_queue *aq =
+        (struct aio_queue *) ((char *) event - offsetof(struct aio_queue, event));
+    uint64_t value;
+    ssize_t  drained;
+    int      n;
 
-    while (read(event->fd, &value, sizeof(value)) == sizeof(value)) {
-    }
+    /* One read returns and clears the whole counter (EAGAIN after a
+     * mark_readable with nothing signalled). */
+    drained = read(event->fd, &value, sizeof(value));
+    (void) drained;
     evpl_event_mark_unreadable(evpl, event);
 
     n = aio_reap(evpl, aq);

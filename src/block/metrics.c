@@ -40,7 +40,7 @@ evpl_block_metrics_record(struct evpl_block_stats *stats, int stats_op, uint64_t
                           uint64_t latency_ns)
 {
     struct evpl_block_op_stats *s = &stats->op[stats_op];
-    int b;
+    int                         b;
 
     b = pow2_bucket(latency_ns, EVPL_BLOCK_LAT_MIN_SHIFT, EVPL_BLOCK_LAT_BUCKETS);
     if (b < EVPL_BLOCK_LAT_BUCKETS) {

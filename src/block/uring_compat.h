@@ -42,8 +42,8 @@
 static inline int
 uring_compat_get_events(struct io_uring *ring)
 {
-    int rc = (int) syscall(__NR_io_uring_enter, ring->ring_fd, 0, 0, IORING_ENTER_GETEVENTS,
-                           NULL, (size_t) _NSIG / 8);
+    int rc = (int) syscall(__NR_io_uring_enter, ring->ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL,
+                           (size_t) _NSIG / 8);
 
     return rc < 0 ? -errno : rc;
 }

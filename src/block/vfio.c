@@ -42,8 +42,10 @@ vfio_open_device(struct evpl_block_device *dev, const char *uri)
         return -EINVAL;
     }
     if (access("/dev/vfio/vfio", R_OK | W_OK) != 0) {
-        evpl_log_error("block", "VFIO: /dev/vfio/vfio is missing or inaccessible (load vfio-pci, "
-                                "enable the IOMMU); cannot open %s", uri);
+        evpl_log_error("block",
+                       "VFIO: /dev/vfio/vfio is missing or inaccessible (load vfio-pci, "
+                       "enable the IOMMU); cannot open %s",
+                       uri);
         return -ENODEV;
     }
     snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", uri);
@@ -58,8 +60,10 @@ vfio_open_device(struct evpl_block_device *dev, const char *uri)
                        strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
         return -ENODEV;
     }
-    evpl_log_error("block", "VFIO: %s is bound to vfio-pci, but the user-space NVMe driver is "
-                            "not implemented in this build", uri);
+    evpl_log_error("block",
+                   "VFIO: %s is bound to vfio-pci, but the user-space NVMe driver is "
+                   "not implemented in this build",
+                   uri);
     return -EOPNOTSUPP;
 }
 

@@ -154,6 +154,14 @@ evpl_event_mark_error(struct evpl *evpl, struct evpl_event *event)
     event_set(evpl, event, EVPL_EVENT_ERROR, 0);
 }
 
+void
+evpl_event_mark_hup(struct evpl *evpl, struct evpl_event *event)
+{
+    /* Not a readiness flag by itself: readers consult it after short reads. */
+    (void) evpl;
+    event->flags |= EVPL_EVENT_HUP;
+}
+
 /*
  * Pass step 7.  Events appended while dispatching (newly ready) are handled
  * in the same walk; a slot cleared by a callback is skipped.

@@ -23,6 +23,7 @@ typedef void (*evpl_event_callback_t)(struct evpl *evpl, struct evpl_event *even
 #define EVPL_EVENT_WRITE_INTEREST 0x08u
 #define EVPL_EVENT_ERROR          0x10u
 #define EVPL_EVENT_REGISTERED     0x20u
+#define EVPL_EVENT_HUP            0x40u /* peer hang-up / end of stream seen (epoll) */
 
 struct evpl_event {
     int                   fd;
@@ -49,3 +50,18 @@ void evpl_event_mark_unreadable(struct evpl *evpl, struct evpl_event *event);
 void evpl_event_mark_writable(struct evpl *evpl, struct evpl_event *event);
 void evpl_event_mark_unwritable(struct evpl *evpl, struct evpl_event *event);
 void evpl_event_mark_error(struct evpl *evpl, struct evpl_event *event);
+void evpl_event_mark_hup(struct evpl *evpl, struct evpl_event *event);
+
+/*
+ * A read returned fewer bytes than asked for: may the descriptor be treated
+ * as drained (mark it unreadable) without another read() that would only
+ * return EAGAIN?  Yes, unless a hang-up was latched: then the end of stream
+ * may already be queued behind the data and would never be reported again
+ * under edge-triggered epoll, so read on until read() returns 0 or EAGAIN.
+ * Level-triggered select never latches HUP and reports what is left anyway.
+ */
+static inline int
+evpl_event_short_read_drained(const struct evpl_event *event)
+{
+    return !(event->flags & EVPL_EVENT_HUP);
+}

@@ -146,6 +146,17 @@ evpl_destroy(struct evpl *evpl)
     }
 
     evpl_binds_close_all(evpl);
+
+    for (int id = 0; id < EVPL_NUM_FRAMEWORK; id++) {
+        evpl_framework_cleanup_t cleanup = evpl->framework_cleanup[id];
+
+        if (cleanup) {
+            evpl->framework_cleanup[id] = NULL;
+            cleanup(evpl, evpl->framework_private[id]);
+        }
+        evpl->framework_private[id] = NULL;
+    }
+
     evpl_binds_cleanup(evpl);
 
     if (evpl->num_timers > 0) {

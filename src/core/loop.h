@@ -69,11 +69,35 @@ struct evpl {
     void *memory;                                  /* src/memory per-loop cache */
     void *binds;                                   /* src/bind per-loop state */
     void *framework_private[EVPL_NUM_FRAMEWORK];   /* backend per-loop state */
+    void (*framework_cleanup[EVPL_NUM_FRAMEWORK])(struct evpl *evpl, void *state);
     int   pending_close;                           /* binds awaiting finalisation */
 };
 
 /* Current loop time in ns (virtual clock when enabled). */
 uint64_t evpl_loop_clock_ns(void);
+
+/*
+ * Per-loop backend state.  A backend that creates state lazily for a loop
+ * stores it with evpl_framework_set(); evpl_destroy() calls `cleanup` once
+ * every bind of the loop has been closed (and before the loop's memory goes
+ * away), so state can live as long as the loop instead of being rebuilt for
+ * every connection.  Passing a NULL state clears the slot without cleanup.
+ */
+typedef void (*evpl_framework_cleanup_t)(struct evpl *evpl, void *state);
+
+static inline void *
+evpl_framework_get(struct evpl *evpl, enum evpl_framework_id id)
+{
+    return evpl->framework_private[id];
+}
+
+static inline void
+evpl_framework_set(struct evpl *evpl, enum evpl_framework_id id, void *state,
+                   evpl_framework_cleanup_t cleanup)
+{
+    evpl->framework_private[id] = state;
+    evpl->framework_cleanup[id] = state ? cleanup : NULL;
+}
 
 /* Wake the loop from any thread (it runs a pass soon). */
 void evpl_wake(struct evpl *evpl);

@@ -122,8 +122,7 @@ loop_kick(struct inproc_loop *loop)
         do {
             rc = write(loop->event.fd, &one, sizeof(one));
         } while (rc < 0 && errno == EINTR);
-        evpl_abort_if(rc < 0 && errno != EAGAIN, "inproc", "wakeup failed: %s",
-                      strerror(errno));
+        evpl_abort_if(rc < 0 && errno != EAGAIN, "inproc", "wakeup failed: %s", strerror(errno));
     }
 }
 
@@ -262,11 +261,11 @@ end_drop_input(struct evpl *evpl, struct inproc_end *end)
     struct evpl_dgram_ring in_msg;
 
     pthread_mutex_lock(&end->lock);
-    end->closed  = 1;
-    in           = end->in;
-    in_msg       = end->in_msg;
-    end->in      = (struct evpl_iovec_ring){ 0 };
-    end->in_msg  = (struct evpl_dgram_ring){ 0 };
+    end->closed = 1;
+    in          = end->in;
+    in_msg      = end->in_msg;
+    end->in     = (struct evpl_iovec_ring){0};
+    end->in_msg = (struct evpl_dgram_ring){0};
     pthread_mutex_unlock(&end->lock);
 
     evpl_iovec_ring_clear(evpl, &in);
@@ -434,10 +433,10 @@ stage_hand_over(struct inproc_end *end, struct inproc_end *peer)
         struct evpl_iovec_ring ri = peer->in;
         struct evpl_dgram_ring rm = peer->in_msg;
 
-        peer->in       = end->stage;
-        peer->in_msg   = end->stage_msg;
-        end->stage     = ri;
-        end->stage_msg = rm;
+        peer->in          = end->stage;
+        peer->in_msg      = end->stage_msg;
+        end->stage        = ri;
+        end->stage_msg    = rm;
         end->stage.length = 0;
         return;
     }
@@ -486,8 +485,7 @@ inproc_flush(struct evpl *evpl, struct evpl_bind *bind)
             struct evpl_dgram *m;
 
             for (unsigned int i = 0; i < d->niov; i++) {
-                stage_iovec(evpl, end, evpl_iovec_ring_at(&bind->send_ring, i), same_loop,
-                            first);
+                stage_iovec(evpl, end, evpl_iovec_ring_at(&bind->send_ring, i), same_loop, first);
             }
             m         = evpl_dgram_ring_push(&end->stage_msg, dgram_initial());
             m->niov   = evpl_iovec_ring_count(&end->stage) - first;
@@ -557,7 +555,7 @@ connect_handoff(struct evpl_listener *listener, uint64_t serial, void *arg)
 static int
 inproc_connect(struct evpl *evpl, struct evpl_bind *bind)
 {
-    struct connect_ctx ctx = { .bind = bind };
+    struct connect_ctx ctx = {.bind = bind};
     int                rc;
 
     if (evpl_address_family(bind->remote) != EVPL_AF_INPROC) {
@@ -570,8 +568,7 @@ inproc_connect(struct evpl *evpl, struct evpl_bind *bind)
         if (ctx.conn) {
             conn_put(ctx.conn);
         }
-        evpl_inproc_debug("connect to in-process name '%s' failed: %s", ctx.name,
-                          strerror(-rc));
+        evpl_inproc_debug("connect to in-process name '%s' failed: %s", ctx.name, strerror(-rc));
         return rc;
     }
 

@@ -62,27 +62,27 @@ struct inproc_end {
     int                 side; /* 0 connecting, 1 accepted */
 
     /* Under lock: everything a peer may look at or fill. */
-    pthread_mutex_t         lock;
-    struct inproc_loop     *loop;      /* NULL until attached */
-    int                     closed;    /* close ran (or the handoff was dropped) */
-    int                     peer_gone; /* the peer closed: end of stream after the data */
-    int                     up;        /* the accepted end exists: deliver CONNECTED */
-    struct evpl_iovec_ring  in;        /* payload from the peer (SHARED or same-loop refs) */
-    struct evpl_dgram_ring  in_msg;    /* message boundaries of `in` */
+    pthread_mutex_t        lock;
+    struct inproc_loop    *loop;      /* NULL until attached */
+    int                    closed;    /* close ran (or the handoff was dropped) */
+    int                    peer_gone; /* the peer closed: end of stream after the data */
+    int                    up;        /* the accepted end exists: deliver CONNECTED */
+    struct evpl_iovec_ring in;        /* payload from the peer (SHARED or same-loop refs) */
+    struct evpl_dgram_ring in_msg;    /* message boundaries of `in` */
 
     /* Under loop->lock. */
     int                on_ready;
     struct inproc_end *ready_next;
 
     /* Owning thread of the end's loop only. */
-    struct evpl_bind        *bind;
-    struct evpl_iovec_ring   rx;     /* swapped with `in` for delivery */
-    struct evpl_dgram_ring   rx_msg;
-    struct evpl_iovec_ring   stage;  /* outbound, prepared outside the peer's lock */
-    struct evpl_dgram_ring   stage_msg;
-    struct evpl_iovec       *msg_iov; /* contiguous copy of one message for RECV_MSG */
-    unsigned int             msg_iov_max;
-    struct inproc_completion *comp;   /* ring of RDMA completions */
+    struct evpl_bind         *bind;
+    struct evpl_iovec_ring    rx; /* swapped with `in` for delivery */
+    struct evpl_dgram_ring    rx_msg;
+    struct evpl_iovec_ring    stage; /* outbound, prepared outside the peer's lock */
+    struct evpl_dgram_ring    stage_msg;
+    struct evpl_iovec        *msg_iov; /* contiguous copy of one message for RECV_MSG */
+    unsigned int              msg_iov_max;
+    struct inproc_completion *comp; /* ring of RDMA completions */
     unsigned int              comp_mask;
     unsigned int              comp_head;
     unsigned int              comp_tail;
@@ -90,7 +90,7 @@ struct inproc_end {
 };
 
 struct inproc_conn {
-    atomic_int        refs; /* one per end */
+    atomic_int        refs;    /* one per end */
     int               message; /* DATAGRAM_INPROC */
     struct inproc_end end[2];
 };
@@ -135,7 +135,7 @@ void evpl_inproc_rdma_read(struct evpl *evpl, struct evpl_bind *bind, uint32_t r
 void evpl_inproc_rdma_write(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_key,
                             uint64_t remote_address, struct evpl_iovec *iov, int niov,
                             unsigned int flags, void (*callback)(int status, void *private_data),
-                            void *private_data);
+                            void        *private_data);
 void evpl_inproc_rdma_get_address(struct evpl *evpl, struct evpl_bind *bind,
                                   struct evpl_iovec *iovec, uint32_t *r_key, uint64_t *r_address);
 /* rdma.c: run the completions queued on end (owning thread). */

@@ -140,7 +140,7 @@ void
 evpl_inproc_rdma_write(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_key,
                        uint64_t remote_address, struct evpl_iovec *iov, int niov,
                        unsigned int flags, void (*callback)(int status, void *private_data),
-                       void *private_data)
+                       void        *private_data)
 {
     struct inproc_end *end    = inproc_end_of(bind);
     int                status = 0;

@@ -116,8 +116,7 @@ evpl_inproc_listen_close(struct evpl_listen_socket *ls)
 
 int
 evpl_inproc_lookup(const char *name, enum evpl_protocol_id protocol,
-                   int (*fn)(struct evpl_listener *listener, uint64_t serial, void *arg),
-                   void *arg)
+                   int (*fn)(struct evpl_listener *listener, uint64_t serial, void *arg), void *arg)
 {
     struct inproc_name *e;
     int                 rc;

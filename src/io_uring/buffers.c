@@ -28,16 +28,16 @@
 
 #include "memory/allocator.h"
 
-#define EVPL_URING_CHUNK_SIZE     (256u * 1024)
-#define EVPL_URING_MAX_BYTES      (64u << 20) /* cap on provided memory per loop */
-#define EVPL_URING_MAX_ENTRIES    1024u
-#define EVPL_URING_INITIAL_BYTES  (4u << 20)
+#define EVPL_URING_CHUNK_SIZE    (256u * 1024)
+#define EVPL_URING_MAX_BYTES     (64u << 20) /* cap on provided memory per loop */
+#define EVPL_URING_MAX_ENTRIES   1024u
+#define EVPL_URING_INITIAL_BYTES (4u << 20)
 
 struct evpl_uring_chunk {
     struct evpl_iovec_ref   ref; /* first: the release hook casts back */
     struct evpl_uring_bufs *bufs;
     char                   *data;
-    unsigned int            used;    /* bytes the kernel filled (incremental mode) */
+    unsigned int            used; /* bytes the kernel filled (incremental mode) */
     uint16_t                bid;
     uint8_t                 in_ring; /* offered, not yet picked by a receive */
     uint8_t                 kernel;  /* the kernel's hold is part of the count */
@@ -106,7 +106,7 @@ evpl_uring_bufs_grow(struct evpl *evpl, struct evpl_uring_bufs *bufs)
     if (bufs->nchunks + bufs->per_parent > bufs->entries) {
         return 0;
     }
-    parent                           = evpl_buffer_get(evpl, &data, &size);
+    parent                          = evpl_buffer_get(evpl, &data, &size);
     bufs->parents[bufs->nparents++] = parent;
     for (unsigned int i = 0; i < bufs->per_parent; i++) {
         struct evpl_uring_chunk *c = &bufs->chunks[bufs->nchunks];
@@ -137,7 +137,8 @@ evpl_uring_bufs_create(struct evpl_uring *ur, int *err)
     bufs->chunk_size = buffer_size < EVPL_URING_CHUNK_SIZE ? buffer_size : EVPL_URING_CHUNK_SIZE;
     /* entries: a power of two, at most the memory cap's worth of chunks */
     bufs->entries = EVPL_URING_MAX_ENTRIES;
-    while (bufs->entries > 16 && (uint64_t) bufs->entries * bufs->chunk_size > EVPL_URING_MAX_BYTES) {
+    while (bufs->entries > 16 &&
+           (uint64_t) bufs->entries * bufs->chunk_size > EVPL_URING_MAX_BYTES) {
         bufs->entries /= 2;
     }
     bufs->mask       = io_uring_buf_ring_mask(bufs->entries);
@@ -152,8 +153,8 @@ evpl_uring_bufs_create(struct evpl_uring *ur, int *err)
         goto fail;
     }
 
-    bufs->br =
-        evpl_uring_setup_buf_ring(&ur->ring, bufs->entries, EVPL_URING_BGID, IOU_PBUF_RING_INC, err);
+    bufs->br = evpl_uring_setup_buf_ring(&ur->ring, bufs->entries, EVPL_URING_BGID,
+                                         IOU_PBUF_RING_INC, err);
     if (bufs->br) {
         bufs->inc = 1;
     } else if (*err == -EINVAL) {

@@ -29,10 +29,10 @@
  * negative errno.  io_uring_buf_reg's `flags` is `pad` in 2.3's header.
  */
 static inline struct io_uring_buf_ring *
-evpl_uring_setup_buf_ring(struct io_uring *ring, unsigned int entries, int bgid,
-                          unsigned int flags, int *err)
+evpl_uring_setup_buf_ring(struct io_uring *ring, unsigned int entries, int bgid, unsigned int flags,
+                          int *err)
 {
-    struct io_uring_buf_reg  reg;
+    struct io_uring_buf_reg   reg;
     struct io_uring_buf_ring *br;
     size_t                    size = (size_t) entries * sizeof(struct io_uring_buf);
     int                       rc;
@@ -58,8 +58,8 @@ evpl_uring_setup_buf_ring(struct io_uring *ring, unsigned int entries, int bgid,
 }
 
 static inline void
-evpl_uring_free_buf_ring(struct io_uring *ring, struct io_uring_buf_ring *br,
-                         unsigned int entries, int bgid, int registered)
+evpl_uring_free_buf_ring(struct io_uring *ring, struct io_uring_buf_ring *br, unsigned int entries,
+                         int bgid, int registered)
 {
     if (registered) {
         io_uring_unregister_buf_ring(ring, bgid);

@@ -48,6 +48,36 @@
 
 static void ring_destroy(struct evpl_uring *ur);
 
+/*
+ * liburing maps and unmaps the rings with raw system calls, which
+ * ThreadSanitizer does not see: when a ring torn down on one thread is
+ * followed by a new ring mapped at the same address on another, it reports
+ * the stale shadow of the old mapping as a race.  Order the two explicitly.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define EVPL_URING_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EVPL_URING_TSAN 1
+#endif
+#endif
+#ifdef EVPL_URING_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static void
+ring_tsan(struct io_uring *ring, void (*fn)(void *))
+{
+    fn(ring->sq.sqes);
+    fn(ring->sq.ring_ptr);
+    fn(ring->cq.ring_ptr);
+}
+#define RING_MAPPED(ring)    ring_tsan(ring, __tsan_acquire)
+#define RING_UNMAPPING(ring) ring_tsan(ring, __tsan_release)
+#else
+#define RING_MAPPED(ring)    ((void) (ring))
+#define RING_UNMAPPING(ring) ((void) (ring))
+#endif
+
 static inline struct evpl_uring *
 ring_of_event(struct evpl_event *event)
 {
@@ -356,6 +386,7 @@ ring_setup(struct io_uring *ring, unsigned int *flags_used)
         p.sq_thread_idle = 50;
         rc               = io_uring_queue_init_params(entries, ring, &p);
         if (rc == 0) {
+            RING_MAPPED(ring);
             *flags_used = p.flags;
             return 0;
         }
@@ -367,6 +398,7 @@ ring_setup(struct io_uring *ring, unsigned int *flags_used)
         p.flags = attempts[i];
         rc      = io_uring_queue_init_params(entries, ring, &p);
         if (rc == 0) {
+            RING_MAPPED(ring);
             *flags_used = attempts[i];
             return 0;
         }
@@ -436,11 +468,10 @@ ring_create(struct evpl *evpl, int *err)
     return ur;
 
 fail:
+    RING_UNMAPPING(&ur->ring);
+    io_uring_queue_exit(&ur->ring);
     if (ur->bufs) {
-        io_uring_queue_exit(&ur->ring);
         evpl_uring_bufs_destroy(evpl, ur->bufs);
-    } else {
-        io_uring_queue_exit(&ur->ring);
     }
     if (ur->event.fd >= 0) {
         close(ur->event.fd);
@@ -497,7 +528,7 @@ ring_destroy(struct evpl_uring *ur)
     uint64_t     deadline = now_ns() + EVPL_URING_DRAIN_NS;
 
     while (ur->inflight > 0) {
-        struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 20000000 };
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 20000000};
         struct io_uring_cqe     *cqe;
         int                      more;
         int rc = io_uring_submit_and_wait_timeout(&ur->ring, &cqe, 1, &ts, NULL);
@@ -521,6 +552,7 @@ ring_destroy(struct evpl_uring *ur)
 
     /* Exiting the ring cancels whatever is left; only then may the memory
      * those operations pointed at go (connections, send records, chunks). */
+    RING_UNMAPPING(&ur->ring);
     io_uring_queue_exit(&ur->ring);
     evpl_uring_conns_abandon(ur);
     evpl_uring_bufs_destroy(evpl, ur->bufs);

@@ -73,7 +73,7 @@ struct evpl_uring_conn {
     int                     nheld;
     struct evpl_iovec_ref  *fb_ref; /* private receive buffer (fallback) */
     void                   *fb_data;
-    struct sockaddr_storage addr;   /* connect target: must outlive the bind */
+    struct sockaddr_storage addr; /* connect target: must outlive the bind */
     socklen_t               addrlen;
 };
 
@@ -361,7 +361,7 @@ conn_arm_fallback(struct evpl_uring_conn *conn)
 
     conn->fb_ref  = evpl_buffer_get(ur->evpl, &data, &size);
     conn->fb_data = data;
-    sqe          = evpl_uring_sqe(ur);
+    sqe           = evpl_uring_sqe(ur);
     io_uring_prep_recv(sqe, conn_fd(conn), data, size, 0);
     conn_sqe_file(sqe, conn);
     sqe_data(sqe, conn, EVPL_URING_OP_FALLBACK);
@@ -389,7 +389,7 @@ recv_complete(struct evpl_uring *ur, struct evpl_uring_conn *conn, const struct 
     if (res > 0) {
         unsigned int           bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         struct evpl_iovec_ref *ref;
-        void *data = evpl_uring_bufs_recv(ur->bufs, bid, (unsigned int) res, &ref);
+        void                  *data = evpl_uring_bufs_recv(ur->bufs, bid, (unsigned int) res, &ref);
 
         if (conn_receiving(conn)) {
             evpl_bind_recv_append(ur->evpl, conn->bind, data, (unsigned int) res, ref);
@@ -902,9 +902,9 @@ uring_listen(struct evpl_listen_socket *ls)
         rc = -ENOMEM;
         goto fail;
     }
-    l->ur = ur;
-    l->ls = ls;
-    l->fd = fd;
+    l->ur   = ur;
+    l->ls   = ls;
+    l->fd   = fd;
     l->next = ur->listens;
     if (ur->listens) {
         ur->listens->prev = l;
@@ -979,12 +979,11 @@ static const struct evpl_protocol uring_tcp_protocol = {
 static int
 uring_probe(void)
 {
-    static const int         ops[] = { IORING_OP_RECV,       IORING_OP_SEND,
-                                       IORING_OP_SENDMSG,    IORING_OP_ACCEPT,
-                                       IORING_OP_CONNECT,    IORING_OP_ASYNC_CANCEL,
-                                       IORING_OP_CLOSE };
-    struct io_uring          ring;
-    struct io_uring_probe   *probe;
+    static const int          ops[] = {IORING_OP_RECV,   IORING_OP_SEND,    IORING_OP_SENDMSG,
+                                       IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_ASYNC_CANCEL,
+                                       IORING_OP_CLOSE};
+    struct io_uring           ring;
+    struct io_uring_probe    *probe;
     struct io_uring_buf_ring *br;
     int                       rc = io_uring_queue_init(4, &ring, 0);
 
@@ -1023,7 +1022,7 @@ read_knobs(void)
     if (v && *v) {
         zc_min = (unsigned int) strtoul(v, NULL, 0);
     }
-    v = getenv("EVPL_IO_URING_ZC_LOOPBACK");
+    v       = getenv("EVPL_IO_URING_ZC_LOOPBACK");
     zc_loop = v && *v && *v != '0';
 }
 

@@ -89,10 +89,10 @@ void               evpl_uring_put(struct evpl_uring *ur);
  * submit deferral is armed so everything queued goes out this pass. */
 struct io_uring_sqe *evpl_uring_sqe(struct evpl_uring *ur);
 /* Submit now (close paths that must not wait for the end of the pass). */
-void                 evpl_uring_submit_now(struct evpl_uring *ur);
+void evpl_uring_submit_now(struct evpl_uring *ur);
 
 /* Fixed-file slot holding fd, or -1 when the table is full/unsupported. */
-int  evpl_uring_slot_get(struct evpl_uring *ur, int fd);
+int evpl_uring_slot_get(struct evpl_uring *ur, int fd);
 /* Queue a direct close of slot; the slot is reused once it completes. */
 void evpl_uring_slot_close(struct evpl_uring *ur, int slot);
 void evpl_uring_slot_done(struct evpl_uring *ur, int slot);
@@ -106,9 +106,9 @@ int evpl_uring_pending(struct evpl_uring *ur);
 
 struct evpl_uring_bufs *evpl_uring_bufs_create(struct evpl_uring *ur, int *err);
 /* Ring gone: chunks the application still holds free themselves later. */
-void                    evpl_uring_bufs_destroy(struct evpl *evpl, struct evpl_uring_bufs *bufs);
+void evpl_uring_bufs_destroy(struct evpl *evpl, struct evpl_uring_bufs *bufs);
 /* Add chunks after ENOBUFS; returns how many were added (0 at the cap). */
-int                     evpl_uring_bufs_grow(struct evpl *evpl, struct evpl_uring_bufs *bufs);
+int evpl_uring_bufs_grow(struct evpl *evpl, struct evpl_uring_bufs *bufs);
 
 /*
  * A receive completion selected buffer bid and filled len bytes: returns the

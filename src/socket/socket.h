@@ -37,6 +37,7 @@ struct evpl_socket_listen {
     struct evpl_event          event;
     struct evpl_timer          retry; /* re-arms accepting after EMFILE & co */
     int                        retry_armed;
+    int                        starved; /* descriptor shortage reported, not yet over */
     struct evpl_listen_socket *ls;
     int                        unlink_path; /* AF_UNIX pathname we created */
     dev_t                      dev;
@@ -50,6 +51,7 @@ int  evpl_socket_stream_attach(struct evpl *evpl, struct evpl_bind *bind,
 void evpl_socket_handoff_discard(struct evpl_handoff *handoff);
 void evpl_socket_stream_flush(struct evpl *evpl, struct evpl_bind *bind);
 void evpl_socket_stream_close(struct evpl *evpl, struct evpl_bind *bind);
+void evpl_socket_stream_recv_resume(struct evpl *evpl, struct evpl_bind *bind);
 /* Start accepting on a bound, listening fd (service thread). */
 int  evpl_socket_listen_start(struct evpl_listen_socket *ls, int fd);
 void evpl_socket_listen_stop(struct evpl_listen_socket *ls);

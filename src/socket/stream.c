@@ -69,8 +69,7 @@ evpl_socket_stream_connect(struct evpl *evpl, struct evpl_bind *bind)
     int                  fd, rc;
 
     s->event.fd = -1;
-    fd          = socket(evpl_address_family(remote), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                         0);
+    fd = socket(evpl_address_family(remote), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;
     }
@@ -122,6 +121,14 @@ evpl_socket_handoff_discard(struct evpl_handoff *handoff)
 }
 
 void
+evpl_socket_stream_recv_resume(struct evpl *evpl, struct evpl_bind *bind)
+{
+    struct evpl_socket *s = evpl_socket_of(bind);
+
+    evpl_event_read_interest(evpl, &s->event);
+}
+
+void
 evpl_socket_stream_close(struct evpl *evpl, struct evpl_bind *bind)
 {
     struct evpl_socket *s = evpl_socket_of(bind);
@@ -167,7 +174,7 @@ evpl_socket_stream_flush(struct evpl *evpl, struct evpl_bind *bind)
     while (!evpl_iovec_ring_empty(&bind->send_ring)) {
         uint64_t      bytes;
         int           n   = evpl_bind_send_gather(bind, iov, max, &bytes);
-        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n };
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n};
         ssize_t       rc  = sendmsg(s->event.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (rc < 0) {
@@ -209,6 +216,9 @@ stream_read_cb(struct evpl *evpl, struct evpl_event *event)
         /* Closing: whatever arrives now would be dropped anyway. */
         evpl_event_mark_unreadable(evpl, event);
         return;
+    }
+    if (bind->flags & EVPL_BIND_THROTTLED) {
+        return; /* reached through the error path; resume re-arms reading */
     }
 
     for (int round = 0; round < READS_PER_DISPATCH; round++) {
@@ -256,6 +266,14 @@ stream_read_cb(struct evpl *evpl, struct evpl_event *event)
         }
         evpl_bind_recv_buffer_commit(evpl, rc);
         total += rc;
+
+        if (evpl_bind_recv_throttle(bind)) {
+            /* The application is not keeping up: stop reading (readiness
+             * stays latched) until it has consumed; TCP flow control then
+             * slows the sender down. */
+            evpl_event_read_disinterest(evpl, event);
+            break;
+        }
         /* A short read does not prove the socket drained: an end of stream
          * that arrived together with the data shares its (edge-triggered)
          * wakeup and is only seen by reading again. */
@@ -348,7 +366,10 @@ listen_read_cb(struct evpl *evpl, struct evpl_event *event)
                 /* Out of descriptors: leave the connection queued in the
                  * kernel and retry shortly instead of spinning. */
                 if (!sl->retry_armed) {
-                    evpl_socket_error("accept: %s; retrying in 10 ms", strerror(errno));
+                    if (!sl->starved) {
+                        evpl_socket_error("accept: %s; retrying every 10 ms", strerror(errno));
+                        sl->starved = 1;
+                    }
                     sl->retry_armed = 1;
                     evpl_event_read_disinterest(evpl, event);
                     evpl_event_mark_unreadable(evpl, event);
@@ -359,6 +380,10 @@ listen_read_cb(struct evpl *evpl, struct evpl_event *event)
             evpl_socket_error("accept: %s", strerror(errno));
             evpl_event_mark_unreadable(evpl, event);
             return;
+        }
+        if (sl->starved) {
+            evpl_socket_info("accept: descriptors available again");
+            sl->starved = 0;
         }
         socket_tune(fd, ss.ss_family);
 

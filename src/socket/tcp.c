@@ -37,6 +37,7 @@ static const struct evpl_protocol_ops tcp_ops = {
     .listen_close    = evpl_socket_listen_stop,
     .flush           = evpl_socket_stream_flush,
     .close           = evpl_socket_stream_close,
+    .recv_resume     = evpl_socket_stream_recv_resume,
 };
 
 static const struct evpl_protocol tcp_protocol = {

@@ -123,6 +123,7 @@ static const struct evpl_protocol_ops unix_ops = {
     .listen_close    = unix_listen_close,
     .flush           = evpl_socket_stream_flush,
     .close           = evpl_socket_stream_close,
+    .recv_resume     = evpl_socket_stream_recv_resume,
 };
 
 static const struct evpl_protocol unix_protocol = {

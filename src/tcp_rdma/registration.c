@@ -51,8 +51,7 @@ region_register(void *base, uint64_t size, void *private_data)
     pthread_mutex_lock(&region_lock);
     key = next_key++;
     evpl_abort_if((key >> REGION_CHUNK_SHIFT) >= REGION_CHUNKS, "rdma",
-                  "more than %u slabs registered for emulated RDMA",
-                  REGION_CHUNKS * REGION_CHUNK);
+                  "more than %u slabs registered for emulated RDMA", REGION_CHUNKS * REGION_CHUNK);
     chunk = atomic_load_explicit(&region_chunks[key >> REGION_CHUNK_SHIFT], memory_order_relaxed);
     if (chunk == NULL) {
         chunk = calloc(1, sizeof(*chunk));

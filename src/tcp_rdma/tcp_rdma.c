@@ -47,11 +47,11 @@
 /* A frame of the control queue: header plus optional payload. */
 struct tcp_rdma_frame {
     struct tcp_rdma_frame *next;
-    struct tcp_rdma_hdr    hdr;     /* wire order */
-    uint64_t               length;  /* header + payload bytes */
-    const void            *raw;     /* READ_RESP: registered memory */
+    struct tcp_rdma_hdr    hdr;    /* wire order */
+    uint64_t               length; /* header + payload bytes */
+    const void            *raw;    /* READ_RESP: registered memory */
     uint32_t               raw_len;
-    int                    niov;    /* WRITE_REQ: owned references */
+    int                    niov; /* WRITE_REQ: owned references */
     struct evpl_iovec     *iov;
     struct evpl_iovec      iov_inline[2];
 };
@@ -527,9 +527,9 @@ tx_gather(struct evpl_bind *bind, struct tcp_rdma *s, struct iovec *iov, int max
     struct tcp_rdma_frame *ctl   = s->ctl_head;
     unsigned int           nmsgs = evpl_dgram_ring_count(&bind->dgram_ring);
     unsigned int           msg_i = 0, iov_i = 0, nhdr = 0;
-    int                    cur   = s->tx_cur;
-    uint64_t               skip  = s->tx_off;
-    int                    n     = 0;
+    int                    cur  = s->tx_cur;
+    uint64_t               skip = s->tx_off;
+    int                    n    = 0;
 
     *total = 0;
     for (;;) {
@@ -586,8 +586,7 @@ tx_advance(struct evpl *evpl, struct evpl_bind *bind, struct tcp_rdma *s, uint64
         if (s->tx_cur == TX_CTL) {
             rem = s->ctl_head->length - s->tx_off;
         } else {
-            rem = TCP_RDMA_HDR_SHORT + evpl_dgram_ring_front(&bind->dgram_ring)->length -
-                  s->tx_off;
+            rem = TCP_RDMA_HDR_SHORT + evpl_dgram_ring_front(&bind->dgram_ring)->length - s->tx_off;
         }
         if (bytes < rem) {
             s->tx_off += bytes;
@@ -618,7 +617,7 @@ tx_flush(struct evpl *evpl, struct evpl_bind *bind)
     while (tx_pending(bind, s)) {
         uint64_t      total;
         int           n   = tx_gather(bind, s, iov, max, msg_hdr, &total);
-        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n };
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n};
         ssize_t       rc  = sendmsg(s->event.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (rc < 0) {
@@ -894,8 +893,7 @@ tcp_rdma_rdma_read(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_ke
     }
     op_push(s, op);
     ctl_push(evpl, s,
-             frame_new(TCP_RDMA_READ_REQ, (uint32_t) total, op->id, remote_address, remote_key,
-                       0));
+             frame_new(TCP_RDMA_READ_REQ, (uint32_t) total, op->id, remote_address, remote_key, 0));
 }
 
 static void
@@ -926,8 +924,7 @@ tcp_rdma_rdma_write(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_k
     op->iov          = op->iov_inline;
     op_push(s, op);
 
-    f       = frame_new(TCP_RDMA_WRITE_REQ, (uint32_t) total, op->id, remote_address, remote_key,
-                        0);
+    f = frame_new(TCP_RDMA_WRITE_REQ, (uint32_t) total, op->id, remote_address, remote_key, 0);
     f->niov = niov;
     f->iov  = iov_array(f->iov_inline, niov);
     for (int i = 0; i < niov; i++) {

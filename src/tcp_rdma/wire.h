@@ -66,13 +66,13 @@ static inline void
 tcp_rdma_hdr_encode(struct tcp_rdma_hdr *wire, unsigned int type, uint32_t length, uint64_t id,
                     uint64_t address, uint32_t key, uint32_t status)
 {
-    wire->type    = (uint8_t) type;
-    wire->pad[0]  = wire->pad[1] = wire->pad[2] = 0;
-    wire->length  = htole32(length);
-    wire->id      = htole64(id);
-    wire->address = htole64(address);
-    wire->key     = htole32(key);
-    wire->status  = htole32(status);
+    wire->type   = (uint8_t) type;
+    wire->pad[0] = wire->pad[1] = wire->pad[2] = 0;
+    wire->length                               = htole32(length);
+    wire->id                                   = htole64(id);
+    wire->address                              = htole64(address);
+    wire->key                                  = htole32(key);
+    wire->status                               = htole32(status);
 }
 
 /* In place: wire order to host order (the fields of a short header only

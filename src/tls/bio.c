@@ -20,8 +20,8 @@
 /* Initial queue size: one full record plus headroom. */
 #define BUF_MIN 32768
 
-static BIO_METHOD     *bio_method;
-static pthread_once_t  bio_method_once = PTHREAD_ONCE_INIT;
+static BIO_METHOD    *bio_method;
+static pthread_once_t bio_method_once = PTHREAD_ONCE_INIT;
 
 int
 evpl_tls_buf_reserve(struct evpl_tls_buf *b, uint32_t want)

@@ -37,6 +37,11 @@
  * the AES-GCM suites every kTLS implementation can offload. */
 #define KTLS_DEFAULT_CIPHERS                                                                       \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256"
+/* ...and for TLS 1.3 the same preference for AES-128-GCM (OpenSSL's own
+ * default puts AES-256 first, about a third slower per byte); all three
+ * suites stay allowed. */
+#define KTLS_DEFAULT_SUITES                                                                        \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 static pthread_mutex_t context_lock = PTHREAD_MUTEX_INITIALIZER;
 static SSL_CTX        *contexts[2]; /* [0] client, [1] server */
@@ -77,7 +82,7 @@ evpl_tls_error_string(SSL *ssl, int ssl_error, char *buf, size_t len)
 static void
 apply_cipher_list(SSL_CTX *ctx, const char *list)
 {
-    size_t len = strlen(list) + 1;
+    size_t len  = strlen(list) + 1;
     char  *copy = malloc(len), *tls12 = malloc(len), *tls13 = malloc(len);
     char  *save = NULL;
 
@@ -135,8 +140,7 @@ use_self_signed(SSL_CTX *ctx)
     X509_set_issuer_name(x509, X509_get_subject_name(x509));
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, x509, x509, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-                              "DNS:localhost,IP:127.0.0.1,IP:::1");
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
     if (ext == NULL || X509_add_ext(x509, ext, -1) != 1) {
         goto out;
     }
@@ -201,7 +205,7 @@ context_create(int server)
     if (cfg->tls_cipher_list) {
         apply_cipher_list(ctx, cfg->tls_cipher_list);
     } else if (cfg->tls_ktls_enabled) {
-        apply_cipher_list(ctx, KTLS_DEFAULT_CIPHERS);
+        apply_cipher_list(ctx, KTLS_DEFAULT_CIPHERS ":" KTLS_DEFAULT_SUITES);
     }
 
     if (cfg->tls_cert && cfg->tls_key) {
@@ -288,7 +292,7 @@ static pthread_once_t ktls_once = PTHREAD_ONCE_INIT;
 static void
 ktls_probe_once(void)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
+    struct sockaddr_in sin = {.sin_family = AF_INET};
     socklen_t          len = sizeof(sin);
     int                lfd = -1, cfd = -1, afd = -1, err = 0;
 

@@ -165,7 +165,7 @@ out_send(struct evpl *evpl, struct evpl_bind *bind)
 
     while (evpl_tls_buf_len(&t->out)) {
         uint32_t len = evpl_tls_buf_len(&t->out);
-        ssize_t  rc  = send(t->event.fd, t->out.data + t->out.head, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t rc = send(t->event.fd, t->out.data + t->out.head, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (rc < 0) {
             if (errno == EINTR) {
@@ -234,8 +234,8 @@ handshake(struct evpl *evpl, struct evpl_bind *bind)
 
         t->flags |= EVPL_TLS_HANDSHAKE_DONE;
         peer_name(bind, peer, sizeof(peer));
-        evpl_tls_debug("handshake %s %s: %s %s", (t->flags & EVPL_TLS_SERVER) ? "from" : "to",
-                       peer, SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
+        evpl_tls_debug("handshake %s %s: %s %s", (t->flags & EVPL_TLS_SERVER) ? "from" : "to", peer,
+                       SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
         if (evpl_config()->tls_ktls_enabled) {
             evpl_tls_ktls_probe();
         }
@@ -331,9 +331,9 @@ decrypt(struct evpl *evpl, struct evpl_bind *bind, uint64_t *total, char *why, s
 static void
 tls_read_cb(struct evpl *evpl, struct evpl_event *event)
 {
-    struct evpl_bind *bind  = event_bind(event);
-    struct evpl_tls  *t     = evpl_tls_of(bind);
-    uint64_t          total = 0;
+    struct evpl_bind *bind   = event_bind(event);
+    struct evpl_tls  *t      = evpl_tls_of(bind);
+    uint64_t          total  = 0;
     int               status = 0;
     char              why[512];
 

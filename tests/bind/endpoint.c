@@ -111,7 +111,7 @@ main(int argc, char **argv)
     evpl_endpoint_close(ep);
 
     /* renderings through real UDP binds: IPv4, IPv6 literal, host name */
-    evpl = net_loop_create();
+    evpl     = net_loop_create();
     int port = net_free_port(SOCK_DGRAM);
     ep       = evpl_endpoint_create("127.0.0.1", port);
     bind     = evpl_bind(evpl, EVPL_DATAGRAM_SOCKET_UDP, ep, noop_notify, NULL);

@@ -65,10 +65,12 @@ main(int argc, char **argv)
 
     /* Metrics: the device's series exist and count what we did. */
     test_assert(evpl_metrics_scrape(scrape, sizeof(scrape)) > 0);
-    snprintf(needle, sizeof(needle), "evpl_block_latency_nanoseconds_count{device=\"%s\",type=\"%s\",op=\"write\"} 2",
-             path, proto == EVPL_BLOCK_PROTOCOL_IO_URING ? "io_uring" : "libaio");
+    snprintf(needle, sizeof(needle),
+             "evpl_block_latency_nanoseconds_count{device=\"%s\",type=\"%s\",op=\"write\"} 2", path,
+             proto == EVPL_BLOCK_PROTOCOL_IO_URING ? "io_uring" : "libaio");
     test_assert_msg(strstr(scrape, needle) != NULL, "scrape lacks '%s'", needle);
-    snprintf(needle, sizeof(needle), "evpl_block_request_bytes_bucket{device=\"%s\",type=\"%s\",op=\"read\",le=\"4096\"} 3",
+    snprintf(needle, sizeof(needle),
+             "evpl_block_request_bytes_bucket{device=\"%s\",type=\"%s\",op=\"read\",le=\"4096\"} 3",
              path, proto == EVPL_BLOCK_PROTOCOL_IO_URING ? "io_uring" : "libaio");
     test_assert_msg(strstr(scrape, needle) != NULL, "scrape lacks '%s'", needle);
     snprintf(needle, sizeof(needle), "evpl_block_queue_depth{device=\"%s\",type=\"%s\"} 0", path,

@@ -9,10 +9,10 @@
 int
 main(int argc, char **argv)
 {
-    enum evpl_block_protocol_id off = blk_protocol(argc, argv);
-    enum evpl_block_protocol_id on  = off == EVPL_BLOCK_PROTOCOL_IO_URING
-                                          ? EVPL_BLOCK_PROTOCOL_LIBAIO
-                                          : EVPL_BLOCK_PROTOCOL_IO_URING;
+    enum evpl_block_protocol_id off    = blk_protocol(argc, argv);
+    enum evpl_block_protocol_id on     = off == EVPL_BLOCK_PROTOCOL_IO_URING
+                                             ? EVPL_BLOCK_PROTOCOL_LIBAIO
+                                             : EVPL_BLOCK_PROTOCOL_IO_URING;
     struct evpl_global_config  *config = evpl_test_config(argc, argv);
     struct evpl_block_device   *dev;
     const char                 *path;

@@ -37,7 +37,7 @@ main(int argc, char **argv)
 
     /* Is the working directory's file system doing O_DIRECT?  A misaligned
      * offset is only an error there. */
-    fd = open(path, O_RDONLY | O_DIRECT);
+    fd     = open(path, O_RDONLY | O_DIRECT);
     direct = fd >= 0;
     if (fd >= 0) {
         close(fd);

@@ -34,8 +34,8 @@ attach_loop(const char *backing, char *name, size_t name_size)
             test_skip("open %s: %s", name, strerror(errno));
         }
         memset(&cfg, 0, sizeof(cfg));
-        cfg.fd             = (unsigned int) bfd;
-        cfg.info.lo_flags  = LO_FLAGS_AUTOCLEAR;
+        cfg.fd            = (unsigned int) bfd;
+        cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
         if (ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0) {
             close(bfd);
             close(ctl);

@@ -21,7 +21,7 @@ main(int argc, char **argv)
     test_assert(evpl_block_open_device(EVPL_BLOCK_PROTOCOL_IO_URING_NVME, "/dev/null") == NULL);
     test_assert(evpl_block_open_device(EVPL_BLOCK_PROTOCOL_VFIO, path) == NULL);
     test_assert(evpl_block_open_device(EVPL_BLOCK_PROTOCOL_VFIO, "0000:ff:1f.7") == NULL);
-    test_assert(evpl_block_open_device((enum evpl_block_protocol_id) -1, path) == NULL);
+    test_assert(evpl_block_open_device((enum evpl_block_protocol_id) - 1, path) == NULL);
     test_assert(evpl_block_open_device(EVPL_NUM_BLOCK_PROTOCOL, path) == NULL);
     test_assert(evpl_block_open_device((enum evpl_block_protocol_id) 1000, path) == NULL);
 

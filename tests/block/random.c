@@ -10,18 +10,18 @@
  */
 #include "block_test.h"
 
-#define GIB       (1024ull * 1024 * 1024)
-#define BLK       4096u
-#define NBLOCKS   (GIB / BLK)
-#define QD        128
-#define MAX_BLKS  8
-#define RECENT    4096
+#define GIB      (1024ull * 1024 * 1024)
+#define BLK      4096u
+#define NBLOCKS  (GIB / BLK)
+#define QD       128
+#define MAX_BLKS 8
+#define RECENT   4096
 
 struct slot {
-    struct evpl_iovec mem;     /* owns the memory; views below borrow it */
+    struct evpl_iovec mem; /* owns the memory; views below borrow it */
     struct evpl_iovec view[3];
     int               nview;
-    char             *data;    /* logical contiguous start of the transfer */
+    char             *data; /* logical contiguous start of the transfer */
     uint64_t          block;
     unsigned int      nblk;
     int               write;
@@ -29,16 +29,16 @@ struct slot {
     int               busy;
 };
 
-static struct slot   slots[QD];
-static uint32_t     *seeds;
-static uint8_t      *busy;
-static uint64_t      rng = 0x243F6A8885A308D3ull;
-static uint64_t      recent[RECENT];
-static unsigned int  nrecent;
-static int           completed, submitted, inflight;
-static uint64_t      moved, target;
+static struct slot              slots[QD];
+static uint32_t                *seeds;
+static uint8_t                 *busy;
+static uint64_t                 rng = 0x243F6A8885A308D3ull;
+static uint64_t                 recent[RECENT];
+static unsigned int             nrecent;
+static int                      completed, submitted, inflight;
+static uint64_t                 moved, target;
 static struct evpl_block_queue *queue;
-static int           shape_count[4];
+static int                      shape_count[4];
 
 static uint64_t
 next_rand(void)
@@ -55,9 +55,8 @@ static void
 verify_read(struct slot *s)
 {
     for (unsigned int b = 0; b < s->nblk; b++) {
-        uint64_t blk    = s->block + b;
-        int64_t  bad    = blk_pattern_check(s->data + (uint64_t) b * BLK, BLK, blk * BLK,
-                                            seeds[blk]);
+        uint64_t blk = s->block + b;
+        int64_t  bad = blk_pattern_check(s->data + (uint64_t) b * BLK, BLK, blk * BLK, seeds[blk]);
 
         test_assert_msg(bad < 0, "block %llu (seed %u) differs at word %lld",
                         (unsigned long long) blk, seeds[blk], (long long) bad);
@@ -122,7 +121,7 @@ submit_one(struct evpl *evpl, struct slot *s)
         busy[s->block + b] = 1;
     }
 
-    len = (uint64_t) s->nblk * BLK;
+    len     = (uint64_t) s->nblk * BLK;
     s->data = base + ((shape == 2 || shape == 3) ? 8 : 0);
     for (int i = 0; i < 3; i++) {
         s->view[i] = s->mem; /* borrowed views: same ref, never released */

@@ -31,8 +31,7 @@ main(int argc, char **argv)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog         prog = {(unsigned short) (sizeof(filter) / sizeof(filter[0])),
-                                      filter};
+    struct sock_fprog prog = {(unsigned short) (sizeof(filter) / sizeof(filter[0])), filter};
     struct evpl_block_device *dev;
     struct evpl_block_queue  *q;
     struct evpl              *evpl;

@@ -10,7 +10,7 @@
 
 #include "block_test.h"
 
-#define MIB (1024ull * 1024)
+#define MIB       (1024ull * 1024)
 #define FILE_SIZE (64 * MIB)
 
 static struct evpl             *evpl;
@@ -54,8 +54,8 @@ expect_pattern(uint64_t off, uint64_t len, uint64_t seed)
     int64_t bad = blk_pattern_check(buf.data, len, off, seed);
 
     test_assert_msg(bad < 0, "range %llu+%llu (seed %llu) differs at byte %lld",
-                    (unsigned long long) off, (unsigned long long) len,
-                    (unsigned long long) seed, (long long) bad * 8);
+                    (unsigned long long) off, (unsigned long long) len, (unsigned long long) seed,
+                    (long long) bad * 8);
 }
 
 static int closed_in_cb;
@@ -147,8 +147,8 @@ main(int argc, char **argv)
         }
         /* pieces: 4096 | 4000 | 4192 | 20480 | 8192 = 40960 */
         unsigned int len[5] = {4096, 4000, 4192, 20480, 8192};
-        uint64_t     pos = 0;
-        char        *src = base + 100; /* misaligned */
+        uint64_t     pos    = 0;
+        char        *src    = base + 100; /* misaligned */
 
         for (int i = 0; i < 5; i++) {
             w[i].data   = src + pos;
@@ -162,9 +162,12 @@ main(int argc, char **argv)
         for (int i = 0; i < 3; i++) {
             r[i] = buf;
         }
-        r[0].data = dst;          r[0].length = 10000;
-        r[1].data = dst + 10000;  r[1].length = 10960;
-        r[2].data = dst + 20960;  r[2].length = 20000;
+        r[0].data   = dst;
+        r[0].length = 10000;
+        r[1].data   = dst + 10000;
+        r[1].length = 10960;
+        r[2].data   = dst + 20960;
+        r[2].length = 20000;
         memset(dst, 0, sizeof(expect));
         test_assert_eq(blk_read_sync(evpl, q, r, 3, 40 * MIB), 0);
         test_assert(memcmp(dst, expect, sizeof(expect)) == 0);

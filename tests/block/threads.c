@@ -115,8 +115,8 @@ main(int argc, char **argv)
     int                         scrapes = 0;
 
     evpl_test_init(argc, argv);
-    dev = evpl_block_open_device(proto, blk_sparse_file(blk_scratch_dir(NULL), "threads",
-                                                        64 * MIB));
+    dev =
+        evpl_block_open_device(proto, blk_sparse_file(blk_scratch_dir(NULL), "threads", 64 * MIB));
     test_assert(dev != NULL);
 
     memset(workers, 0, sizeof(workers));

@@ -31,8 +31,8 @@ struct side {
     unsigned char    *buf;
 };
 
-static struct side server_side = { .name = "server", .seed_out = 11, .seed_in = 22, .rng = 1 };
-static struct side client_side = { .name = "client", .seed_out = 22, .seed_in = 11, .rng = 2 };
+static struct side server_side = {.name = "server", .seed_out = 11, .seed_in = 22, .rng = 1};
+static struct side client_side = {.name = "client", .seed_out = 22, .seed_in = 11, .rng = 2};
 
 static unsigned int
 rnd(struct side *s)
@@ -145,10 +145,10 @@ attach_cb(struct evpl *evpl, struct evpl_bind *bind, evpl_notify_callback_t *not
 {
     (void) segment_callback;
     (void) private_data;
-    *notify_callback    = side_notify;
-    *conn_private       = &server_side;
-    server_side.evpl    = evpl;
-    server_side.bind    = bind;
+    *notify_callback = side_notify;
+    *conn_private    = &server_side;
+    server_side.evpl = evpl;
+    server_side.bind = bind;
     evpl_bind_request_send_notifications(evpl, bind);
 }
 
@@ -181,8 +181,8 @@ main(int argc, char **argv)
     stream   = evpl_protocol_is_stream(protocol);
     total    = (uint64_t) (argc > 3 ? atoi(argv[3]) : 32) << 20;
 
-    server_side.buf = malloc(65536);
-    client_side.buf = malloc(65536);
+    server_side.buf  = malloc(65536);
+    client_side.buf  = malloc(65536);
     server_side.evpl = tt_loop_create();
     listener         = evpl_listener_create();
     binding          = evpl_listener_attach(server_side.evpl, listener, attach_cb, NULL);

@@ -60,13 +60,13 @@ attach_cb(struct evpl *evpl, struct evpl_bind *bind, evpl_notify_callback_t *not
 int
 main(int argc, char **argv)
 {
-    char                  name[160], want[200], big[120], buf[8];
-    struct evpl_endpoint *ep, *ep_other, *ep_none;
-    struct evpl_listener *listener, *listener2;
+    char                          name[160], want[200], big[120], buf[8];
+    struct evpl_endpoint         *ep, *ep_other, *ep_none;
+    struct evpl_listener         *listener, *listener2;
     struct evpl_listener_binding *binding;
-    struct evpl          *evpl;
-    struct evpl_bind     *bind;
-    struct conn           clients[2] = { 0 }, lost = { 0 }, wrong = { 0 };
+    struct evpl                  *evpl;
+    struct evpl_bind             *bind;
+    struct conn                   clients[2] = {0}, lost = {0}, wrong = {0};
 
     evpl_test_init(argc, argv);
 
@@ -109,8 +109,8 @@ main(int argc, char **argv)
 
     /* An inet endpoint does not fit an in-process protocol. */
     ep_other = evpl_endpoint_create("127.0.0.1", 8000);
-    test_assert(evpl_connect(evpl, EVPL_STREAM_INPROC, NULL, ep_other, conn_notify, NULL,
-                             &wrong) == NULL);
+    test_assert(evpl_connect(evpl, EVPL_STREAM_INPROC, NULL, ep_other, conn_notify, NULL, &wrong) ==
+                NULL);
 
     listener = evpl_listener_create();
     binding  = evpl_listener_attach(evpl, listener, attach_cb, NULL);
@@ -166,6 +166,15 @@ main(int argc, char **argv)
     evpl_listener_destroy(listener);
     evpl_listener_detach(evpl, binding);
     test_assert_eq(evpl_listen(listener2, EVPL_DATAGRAM_INPROC, ep), 0);
+
+    /* A listener nobody is attached to drops the connection: DISCONNECTED
+     * without CONNECTED (the handoff is discarded on the connecting thread). */
+    memset(&lost, 0, sizeof(lost));
+    bind = evpl_connect(evpl, EVPL_DATAGRAM_INPROC, NULL, ep, conn_notify, NULL, &lost);
+    test_assert(bind != NULL);
+    evpl_send(evpl, bind, "x", 1);
+    tt_run_until(evpl, &lost.disconnected, 10);
+    test_assert(!atomic_load(&lost.connected));
     evpl_listener_destroy(listener2);
 
     evpl_destroy(evpl);

@@ -160,7 +160,7 @@ main(int argc, char **argv)
     struct evpl                  *evpl;
     struct evpl_listener         *listener;
     struct evpl_listener_binding *binding;
-    struct client                 c1 = { 0 }, c2 = { 0 };
+    struct client                 c1 = {0}, c2 = {0};
     pthread_t                     thread;
 
     evpl_test_init(argc, argv);

@@ -190,7 +190,7 @@ main(int argc, char **argv)
     struct evpl                  *evpl;
     struct evpl_listener         *listener;
     struct evpl_listener_binding *binding;
-    struct client                 c = { 0 };
+    struct client                 c = {0};
     pthread_t                     thread;
 
     evpl_test_init(argc, argv);

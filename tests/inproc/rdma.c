@@ -57,7 +57,7 @@ msg_release(struct evpl *evpl, struct evpl_notify *notify)
 static void
 server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *arg)
 {
-    struct addr_msg m, reply = { 0 };
+    struct addr_msg m, reply = {0};
 
     (void) arg;
     switch (notify->notify_type) {
@@ -93,7 +93,7 @@ static void
 attach_cb(struct evpl *evpl, struct evpl_bind *bind, evpl_notify_callback_t *notify_callback,
           evpl_segment_callback_t *segment_callback, void **conn_private, void *private_data)
 {
-    struct addr_msg m = { .type = 1 };
+    struct addr_msg m = {.type = 1};
     unsigned char  *p;
 
     (void) segment_callback;
@@ -132,7 +132,7 @@ static void
 write_done(int status, void *arg)
 {
     struct client  *c = arg;
-    struct addr_msg m = { .type = 2 };
+    struct addr_msg m = {.type = 2};
 
     test_assert(!c->in_call);
     test_assert_eq(status, 0);
@@ -168,7 +168,7 @@ static void
 bad_done(int status, void *arg)
 {
     struct client  *c = arg;
-    struct addr_msg m = { .type = 4 };
+    struct addr_msg m = {.type = 4};
 
     test_assert(!c->in_call);
     test_assert_msg(status != 0, "an out-of-bounds RDMA operation succeeded");
@@ -188,11 +188,11 @@ client_bad_ops(struct client *c)
     /* Key 0, an unknown key, an address below the slab, and one far past
      * its end. */
     evpl_rdma_read(c->evpl, c->bind, 0, c->remote.address, &small, 1, bad_done, c);
-    evpl_rdma_read(c->evpl, c->bind, c->remote.key + 100000, c->remote.address, &small, 1,
-                   bad_done, c);
+    evpl_rdma_read(c->evpl, c->bind, c->remote.key + 100000, c->remote.address, &small, 1, bad_done,
+                   c);
     evpl_rdma_read(c->evpl, c->bind, c->remote.key, 16, &small, 1, bad_done, c);
-    evpl_rdma_write(c->evpl, c->bind, c->remote.key, c->remote.address + (1ull << 40), &small, 1,
-                    0, bad_done, c);
+    evpl_rdma_write(c->evpl, c->bind, c->remote.key, c->remote.address + (1ull << 40), &small, 1, 0,
+                    bad_done, c);
     c->in_call = 0;
     evpl_iovec_release(c->evpl, &small);
 }
@@ -215,8 +215,7 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         } else if (m.type == 4) {
             test_assert_eq(c->failures, 4);
             c->in_call = 1;
-            evpl_rdma_read(evpl, bind, c->remote.key, c->remote.address, &c->rbuf, 1, read_done,
-                           c);
+            evpl_rdma_read(evpl, bind, c->remote.key, c->remote.address, &c->rbuf, 1, read_done, c);
             c->in_call = 0;
         } else {
             test_assert_eq(m.type, 3);
@@ -232,8 +231,8 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     }
 }
 
-static int         enotsup_calls;
-static atomic_int  lost_done;
+static int        enotsup_calls;
+static atomic_int lost_done;
 
 static void
 enotsup_cb(int status, void *arg)
@@ -295,8 +294,8 @@ client_thread(void *arg)
     /* Memory the library did not allocate has no RDMA address. */
     {
         static char           foreign[64];
-        struct evpl_iovec_ref fake = { .flags = 0, .slab = NULL };
-        struct evpl_iovec     fiov = { .data = foreign, .length = 64, .ref = &fake };
+        struct evpl_iovec_ref fake = {.flags = 0, .slab = NULL};
+        struct evpl_iovec     fiov = {.data = foreign, .length = 64, .ref = &fake};
         uint32_t              key  = 1;
         uint64_t              addr = 1;
 
@@ -317,7 +316,7 @@ main(int argc, char **argv)
     struct evpl                  *evpl;
     struct evpl_listener         *listener;
     struct evpl_listener_binding *binding;
-    struct client                 c = { 0 };
+    struct client                 c = {0};
     pthread_t                     thread;
 
     evpl_test_init(argc, argv);

@@ -15,7 +15,7 @@
 static enum evpl_protocol_id protocol;
 static struct evpl_endpoint *endpoint;
 static atomic_int            server_got, server_disc;
-static void                 *shared_data; /* where the SHARED payload lives */
+static void *_Atomic          shared_data; /* where the SHARED payload lives (set on the client thread) */
 static int                   zero_copy_seen;
 
 /* Reassemble messages (and stream bytes) into LEN-byte records. */
@@ -41,7 +41,9 @@ absorb(struct evpl_iovec *iov)
     unsigned char *p   = iov->data;
     unsigned int   len = iov->length;
 
-    if (shared_data && p == shared_data) {
+    void *shared = atomic_load(&shared_data);
+
+    if (shared && p == shared) {
         zero_copy_seen = 1;
     }
     while (len) {
@@ -153,7 +155,7 @@ client_thread(void *arg)
     n = evpl_iovec_alloc(evpl, LEN, 0, 8, EVPL_IOVEC_FLAG_SHARED, iov);
     test_assert(n == 1);
     fill(iov, n, 1);
-    shared_data = iov[0].data;
+    atomic_store(&shared_data, iov[0].data);
     evpl_sendv(evpl, bind, iov, n, LEN, EVPL_SEND_FLAG_TAKE_REF);
 
     n = evpl_iovec_alloc(evpl, LEN, 0, 8, 0, iov);
@@ -182,7 +184,7 @@ main(int argc, char **argv)
     struct evpl                  *evpl;
     struct evpl_listener         *listener;
     struct evpl_listener_binding *binding;
-    struct client                 c = { 0 };
+    struct client                 c = {0};
     pthread_t                     thread;
 
     evpl_test_init(argc, argv);

@@ -40,7 +40,7 @@ tt_arg_is(int argc, char **argv, int index, const char *word, int def)
 static inline int
 tt_free_tcp_port(void)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
+    struct sockaddr_in sin = {.sin_family = AF_INET};
     socklen_t          len = sizeof(sin);
     int                fd  = socket(AF_INET, SOCK_STREAM, 0);
 

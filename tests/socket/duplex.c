@@ -27,8 +27,8 @@ struct side {
 static enum evpl_protocol_id protocol;
 static struct evpl_endpoint *endpoint;
 static uint64_t              total_bytes = 128ull << 20;
-static struct side           server_side = { .name = "server", .rng = 12345 };
-static struct side           client_side = { .name = "client", .rng = 67890 };
+static struct side           server_side = {.name = "server", .rng = 12345};
+static struct side           client_side = {.name = "client", .rng = 67890};
 
 static inline uint8_t
 pattern(uint64_t off)
@@ -51,8 +51,7 @@ verify(struct side *s, const uint8_t *data, unsigned int len)
     for (unsigned int i = 0; i < len; i++) {
         if (data[i] != pattern(s->received + i)) {
             test_fail("%s: byte %llu is 0x%02x, expected 0x%02x", s->name,
-                      (unsigned long long) (s->received + i), data[i],
-                      pattern(s->received + i));
+                      (unsigned long long) (s->received + i), data[i], pattern(s->received + i));
         }
     }
     s->received += len;
@@ -76,8 +75,8 @@ pump_sends(struct evpl *evpl, struct evpl_bind *bind, struct side *s)
             evpl_send(evpl, bind, buf, len);
         } else {
             struct evpl_iovec iov[4];
-            int n = evpl_iovec_alloc(evpl, len, 0, 4, 0, iov);
-            uint64_t off = s->sent;
+            int               n   = evpl_iovec_alloc(evpl, len, 0, 4, 0, iov);
+            uint64_t          off = s->sent;
             test_assert(n > 0);
             for (int j = 0; j < n; j++) {
                 uint8_t *p = iov[j].data;

@@ -6,8 +6,9 @@
  *                  DISCONNECTED (and the client its own, inside destroy);
  *   segment_error  the server's segment callback returns -1: both ends
  *                  DISCONNECTED, no RECV_MSG;
- *   reset          a raw peer sends half a message and resets: DISCONNECTED,
- *                  no RECV_MSG, and the listener keeps serving others;
+ *   reset          a raw peer sends half a message and resets (then another
+ *                  closes cleanly half-way): DISCONNECTED, no RECV_MSG, and
+ *                  the listener keeps serving others;
  *   rdma           RDMA calls on a non-RDMA bind: ENOTSUP synchronously,
  *                  get_address 0/0.
  */
@@ -150,7 +151,7 @@ raw_client(const void *data, size_t len, int reset)
     test_assert(connect(fd, (struct sockaddr *) &ss, sslen) == 0);
     test_assert(write(fd, data, len) == (ssize_t) len);
     if (reset) {
-        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
     close(fd);
@@ -161,7 +162,7 @@ client_thread(void *arg)
 {
     struct evpl      *evpl = net_loop_create();
     struct evpl_bind *bind;
-    uint32_t          header[4] = { 16, 1, 2, 3 };
+    uint32_t          header[4] = {16, 1, 2, 3};
 
     (void) arg;
     bind = evpl_connect(evpl, protocol, NULL, endpoint, client_notify, NULL, NULL);
@@ -225,13 +226,16 @@ main(int argc, char **argv)
     test_assert_eq(evpl_listen(listener, protocol, endpoint), 0);
 
     if (strcmp(scenario, "reset") == 0) {
-        uint32_t half[13] = { 100 }; /* announces 100 bytes, sends 52 */
-        uint32_t whole[4] = { 16, 1, 2, 3 };
-        raw_client(half, sizeof(half), 1);
+        uint32_t half[13] = {100}; /* announces 100 bytes, sends 52 */
+        uint32_t whole[4] = {16, 1, 2, 3};
+        raw_client(half, sizeof(half), 1); /* reset mid-message */
         wait_for(evpl, &server_disconnects, 1);
         test_assert_eq(server_msgs, 0);
-        raw_client(whole, sizeof(whole), 0);
+        raw_client(half, sizeof(half), 0); /* orderly close mid-message */
         wait_for(evpl, &server_disconnects, 2);
+        test_assert_eq(server_msgs, 0);
+        raw_client(whole, sizeof(whole), 0);
+        wait_for(evpl, &server_disconnects, 3);
         test_assert_eq(server_msgs, 1);
     } else {
         pthread_create(&thread, NULL, client_thread, NULL);

@@ -44,7 +44,7 @@ take_word(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify,
 static void
 server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *data)
 {
-    char word[6] = { 0 };
+    char word[6] = {0};
 
     (void) data;
     switch (notify->notify_type) {
@@ -84,7 +84,7 @@ server_attach(struct evpl *evpl, struct evpl_bind *bind, evpl_notify_callback_t 
 static void
 client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *data)
 {
-    char word[6] = { 0 };
+    char word[6] = {0};
 
     (void) data;
     switch (notify->notify_type) {

@@ -167,7 +167,7 @@ main(int argc, char **argv)
 {
     struct evpl_global_config *config;
     struct evpl               *evpl;
-    int                        counts[NTHREADS] = { 0 };
+    int                        counts[NTHREADS] = {0};
 
     config       = evpl_test_config(argc, argv);
     least_loaded = argc > 3 && strcmp(argv[3], "least_loaded") == 0;
@@ -183,13 +183,13 @@ main(int argc, char **argv)
 
     /* no binding yet: an accepted connection is closed (A.14) */
     test_assert_eq(evpl_listen(listener, protocol, endpoint), 0);
-    conns[0] = evpl_connect(evpl, protocol, NULL, endpoint, client_notify, NULL, (void *) 0);
+    conns[0]       = evpl_connect(evpl, protocol, NULL, endpoint, client_notify, NULL, (void *) 0);
     conn_server[0] = -1;
     nconns         = 1;
     target_disconnects = 1;
     pump_until(evpl, enough_disconnects);
     test_assert(conn_server[0] == -1);
-    nconns = 0;
+    nconns           = 0;
     client_connected = client_disconnected = 0;
 
     for (int i = 0; i < NTHREADS; i++) {

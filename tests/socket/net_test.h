@@ -33,7 +33,7 @@ net_protocol(int argc, char **argv)
 static inline int
 net_free_port(int type)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
+    struct sockaddr_in sin = {.sin_family = AF_INET};
     socklen_t          len = sizeof(sin);
     int                fd  = socket(AF_INET, type, 0);
 
@@ -60,11 +60,11 @@ net_endpoint(enum evpl_protocol_id protocol, const char *tag)
         snprintf(name, sizeof(name), "test-%d-%s", (int) getpid(), tag);
         return evpl_endpoint_create_inproc(name);
     }
-    return evpl_endpoint_create("127.0.0.1",
-                                net_free_port(evpl_protocol_is_stream(protocol) ||
-                                                      protocol != EVPL_DATAGRAM_SOCKET_UDP
-                                                  ? SOCK_STREAM
-                                                  : SOCK_DGRAM));
+    return evpl_endpoint_create(
+        "127.0.0.1",
+        net_free_port(evpl_protocol_is_stream(protocol) || protocol != EVPL_DATAGRAM_SOCKET_UDP
+                          ? SOCK_STREAM
+                          : SOCK_DGRAM));
 }
 
 /* Pump loop until *flag becomes non-zero, failing after timeout_s seconds. */

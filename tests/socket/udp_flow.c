@@ -123,8 +123,28 @@ main(int argc, char **argv)
     while (received < TOTAL * 9 / 10 || echoes < TOTAL * 8 / 10) {
         evpl_continue(evpl);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        test_assert_msg(now.tv_sec - start.tv_sec < 20, "received %d, echoed %d", received,
-                        echoes);
+        test_assert_msg(now.tv_sec - start.tv_sec < 20, "received %d, echoed %d", received, echoes);
+    }
+
+    /* datagrams to a port nobody listens on are sent (and counted) all
+     * the same, and the bind keeps working */
+    {
+        struct evpl_endpoint *closed = evpl_endpoint_create("127.0.0.1", net_free_port(SOCK_DGRAM));
+        int                   before = reported_msgs, got = received;
+        for (int i = 0; i < 10; i++) {
+            uint32_t v = 7;
+            evpl_sendtoep(evpl, a, closed, &v, sizeof(v));
+            inflight++;
+        }
+        uint32_t v = 8;
+        evpl_sendtoep(evpl, a, ep_b, &v, sizeof(v));
+        inflight++;
+        while (reported_msgs < before + 11 || received == got) {
+            evpl_continue(evpl);
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            test_assert_msg(now.tv_sec - start.tv_sec < 20, "closed-port sends stuck");
+        }
+        evpl_endpoint_close(closed);
     }
 
     /* finish with a datagram queued: it goes out, then DISCONNECTED */

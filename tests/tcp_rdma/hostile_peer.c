@@ -61,9 +61,9 @@ server_thread(void *arg)
     struct evpl_listener         *listener;
     struct evpl_listener_binding *binding;
 
-    listener = evpl_listener_create();
-    binding  = evpl_listener_attach(evpl, listener, attach_cb, NULL);
-    endpoint = tt_listen(listener, EVPL_DATAGRAM_TCP_RDMA, "hostile");
+    listener            = evpl_listener_create();
+    binding             = evpl_listener_attach(evpl, listener, attach_cb, NULL);
+    endpoint            = tt_listen(listener, EVPL_DATAGRAM_TCP_RDMA, "hostile");
     *(atomic_int *) arg = 1;
     tt_run_until(evpl, &stop, 120);
     evpl_listener_destroy(listener);
@@ -97,7 +97,7 @@ xread(int fd, void *p, size_t len)
 static int
 peer_open(uint32_t *key, uint64_t *addr)
 {
-    struct sockaddr_in  sin = { .sin_family = AF_INET };
+    struct sockaddr_in  sin = {.sin_family = AF_INET};
     struct tcp_rdma_hdr h;
     uint32_t            msg[4];
     int                 fd = socket(AF_INET, SOCK_STREAM, 0);

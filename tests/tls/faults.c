@@ -26,13 +26,13 @@
 
 #define HEALTHY_MSG 1000
 
-static struct evpl   *evpl;
-static int            port;
-static atomic_int     attached, server_connected, server_disc, helper_done;
-static atomic_int     healthy_echoed, client_disc, healthy_closing, healthy_disc;
+static struct evpl      *evpl;
+static int               port;
+static atomic_int        attached, server_connected, server_disc, helper_done;
+static atomic_int        healthy_echoed, client_disc, healthy_closing, healthy_disc;
 static struct evpl_bind *healthy;
-static unsigned char  healthy_buf[HEALTHY_MSG];
-static int            healthy_have;
+static unsigned char     healthy_buf[HEALTHY_MSG];
+static int               healthy_have;
 
 /* ---- server side: echo ----------------------------------------------------- */
 
@@ -82,8 +82,8 @@ healthy_notify(struct evpl *evpl_, struct evpl_bind *bind, struct evpl_notify *n
     (void) data;
     switch (notify->notify_type) {
     case EVPL_NOTIFY_RECV_DATA:
-        while ((n = evpl_recv(evpl_, bind, healthy_buf + healthy_have,
-                              HEALTHY_MSG - healthy_have, 0)) > 0) {
+        while ((n = evpl_recv(evpl_, bind, healthy_buf + healthy_have, HEALTHY_MSG - healthy_have,
+                              0)) > 0) {
             healthy_have += n;
             if (healthy_have == HEALTHY_MSG) {
                 for (int i = 0; i < HEALTHY_MSG; i++) {
@@ -119,8 +119,8 @@ healthy_check(void)
 static int
 raw_connect(void)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-    struct timeval     tv  = { .tv_sec = 10 };
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    struct timeval     tv  = {.tv_sec = 10};
     int                fd  = socket(AF_INET, SOCK_STREAM, 0);
 
     inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
@@ -237,9 +237,9 @@ helper(void *arg)
         }
         if (strcmp(c, "truncated") == 0 || strcmp(c, "reset_mid_record") == 0) {
             write_all(fd, rec, 5 + 20); /* the header promises 48 */
-            usleep(100000); /* let the server parse the partial record */
+            usleep(100000);             /* let the server parse the partial record */
             if (strcmp(c, "reset_mid_record") == 0) {
-                struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+                struct linger lg = {.l_onoff = 1, .l_linger = 0};
                 setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
             } else {
                 shutdown(fd, SHUT_WR);
@@ -282,12 +282,12 @@ client_side_notify(struct evpl *evpl_, struct evpl_bind *bind, struct evpl_notif
 static void
 run_case(const char *c, const char *words)
 {
-    int       errors_before = tls_log_errors();
-    int       server_side   = strncmp(c, "server_", 7) != 0;
-    int       disc_before   = server_side ? atomic_load(&server_disc) : atomic_load(&client_disc);
-    int       conn_before   = atomic_load(&server_connected);
-    int       handshake     = !strcmp(c, "truncated") || !strcmp(c, "reset_mid_record") ||
-                        !strcmp(c, "bad_mac") || !strcmp(c, "garbage");
+    int errors_before = tls_log_errors();
+    int server_side   = strncmp(c, "server_", 7) != 0;
+    int disc_before   = server_side ? atomic_load(&server_disc) : atomic_load(&client_disc);
+    int conn_before   = atomic_load(&server_connected);
+    int handshake     = !strcmp(c, "truncated") || !strcmp(c, "reset_mid_record") ||
+                    !strcmp(c, "bad_mac") || !strcmp(c, "garbage");
     pthread_t thread;
 
     fprintf(stderr, "--- case %s\n", c);
@@ -296,7 +296,7 @@ run_case(const char *c, const char *words)
     pthread_create(&thread, NULL, helper, (void *) c);
     if (!server_side) {
         struct evpl_endpoint *ep;
-        struct sockaddr_in    sin = { .sin_family = AF_INET };
+        struct sockaddr_in    sin = {.sin_family = AF_INET};
         socklen_t             len = sizeof(sin);
 
         test_assert(getsockname(raw_server_fd, (struct sockaddr *) &sin, &len) == 0);
@@ -334,7 +334,7 @@ main(int argc, char **argv)
     struct evpl_listener         *listener;
     struct evpl_listener_binding *binding;
     struct evpl_endpoint         *endpoint;
-    struct sockaddr_in            sin = { .sin_family = AF_INET };
+    struct sockaddr_in            sin = {.sin_family = AF_INET};
 
     signal(SIGPIPE, SIG_IGN);
     tls_log_capture();
@@ -347,8 +347,8 @@ main(int argc, char **argv)
     binding  = evpl_listener_attach(evpl, listener, server_attach, NULL);
     port     = tls_listen(listener, &endpoint);
 
-    healthy = evpl_connect(evpl, EVPL_STREAM_SOCKET_TLS, NULL, endpoint, healthy_notify, NULL,
-                           NULL);
+    healthy =
+        evpl_connect(evpl, EVPL_STREAM_SOCKET_TLS, NULL, endpoint, healthy_notify, NULL, NULL);
     test_assert(healthy != NULL);
     healthy_check();
 

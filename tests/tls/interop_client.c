@@ -11,9 +11,9 @@
 
 #define LINES 2000
 
-static char      *expected; /* the reversed lines, concatenated */
-static size_t     expected_len, received_len;
-static atomic_int connected, done, disconnected;
+static char       *expected; /* the reversed lines, concatenated */
+static size_t      expected_len, received_len;
+static atomic_int  connected, done, disconnected;
 static const char *want_version;
 
 static void
@@ -35,8 +35,8 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     case EVPL_NOTIFY_RECV_DATA:
         while ((n = evpl_recv(evpl, bind, buf, sizeof(buf), 0)) > 0) {
             test_assert(received_len + n <= expected_len);
-            test_assert_msg(memcmp(buf, expected + received_len, n) == 0,
-                            "mismatch at byte %zu", received_len);
+            test_assert_msg(memcmp(buf, expected + received_len, n) == 0, "mismatch at byte %zu",
+                            received_len);
             received_len += n;
         }
         if (received_len == expected_len) {
@@ -74,12 +74,15 @@ main(int argc, char **argv)
 
     port = tls_free_port();
     snprintf(port_arg, sizeof(port_arg), "127.0.0.1:%d", port);
-    char *server_argv[] = { "openssl", "s_server", "-accept", port_arg, "-cert",
-                            (char *) tls_file("server.crt"), "-key",
-                            (char *) tls_file("server.key"), "-rev", "-naccept", "1",
-                            strcmp(version, "1.2") == 0 ? "-tls1_2" : "-tls1_3", NULL };
-    server = tls_spawn(server_argv, NULL, &from_server);
-    out    = fdopen(from_server, "r");
+    char *server_argv[] = {"openssl", "s_server",
+                           "-accept", port_arg,
+                           "-cert",   (char *) tls_file("server.crt"),
+                           "-key",    (char *) tls_file("server.key"),
+                           "-rev",    "-naccept",
+                           "1",       strcmp(version, "1.2") == 0 ? "-tls1_2" : "-tls1_3",
+                           NULL};
+    server              = tls_spawn(server_argv, NULL, &from_server);
+    out                 = fdopen(from_server, "r");
     test_assert(out != NULL);
     /* s_server prints ACCEPT once it listens. */
     while (getline(&line, &cap, out) > 0 && strncmp(line, "ACCEPT", 6) != 0) {
@@ -88,8 +91,7 @@ main(int argc, char **argv)
 
     evpl     = tls_loop_create();
     endpoint = evpl_endpoint_create("127.0.0.1", port);
-    bind     = evpl_connect(evpl, EVPL_STREAM_SOCKET_TLS, NULL, endpoint, client_notify, NULL,
-                            NULL);
+    bind = evpl_connect(evpl, EVPL_STREAM_SOCKET_TLS, NULL, endpoint, client_notify, NULL, NULL);
     test_assert(bind != NULL);
     test_assert_eq(evpl_tls_set_server_name(bind, "localhost"), 0);
 

@@ -124,10 +124,19 @@ main(int argc, char **argv)
     port     = tls_listen(listener, &endpoint);
 
     snprintf(connect_arg, sizeof(connect_arg), "127.0.0.1:%d", port);
-    char *client_argv[] = { "openssl", "s_client", "-connect", connect_arg, "-quiet",
-                            "-nocommands", "-CAfile", (char *) tls_file("ca.crt"),
-                            "-verify_return_error", "-verify_hostname", "localhost",
-                            strcmp(version, "1.2") == 0 ? "-tls1_2" : "-tls1_3", NULL };
+    char *client_argv[] = {"openssl",
+                           "s_client",
+                           "-connect",
+                           connect_arg,
+                           "-quiet",
+                           "-nocommands",
+                           "-CAfile",
+                           (char *) tls_file("ca.crt"),
+                           "-verify_return_error",
+                           "-verify_hostname",
+                           "localhost",
+                           strcmp(version, "1.2") == 0 ? "-tls1_2" : "-tls1_3",
+                           NULL};
 
     payload = malloc(PAYLOAD);
     echoed  = malloc(PAYLOAD + 1);

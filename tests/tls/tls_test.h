@@ -132,7 +132,8 @@ tls_log_line_has(int i, const char *words)
 
     snprintf(list, sizeof(list), "%s", words);
     pthread_mutex_lock(&tls_log_lock);
-    for (char *w = strtok_r(list, "|", &save); w && i < tls_log_count; w = strtok_r(NULL, "|", &save)) {
+    for (char *w = strtok_r(list, "|", &save); w && i < tls_log_count;
+         w       = strtok_r(NULL, "|", &save)) {
         if (strcasestr(tls_log_lines[i], w)) {
             found = 1;
         }
@@ -146,7 +147,7 @@ tls_log_line_has(int i, const char *words)
 static inline int
 tls_free_port(void)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
+    struct sockaddr_in sin = {.sin_family = AF_INET};
     socklen_t          len = sizeof(sin);
     int                fd  = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -216,7 +217,7 @@ tls_listen(struct evpl_listener *listener, struct evpl_endpoint **endpoint)
 static inline pid_t
 tls_spawn(char *const argv[], int *to_child, int *from_child)
 {
-    int   in[2] = { -1, -1 }, out[2] = { -1, -1 };
+    int   in[2] = {-1, -1}, out[2] = {-1, -1};
     pid_t pid;
 
     test_assert(pipe(in) == 0 && pipe(out) == 0);

@@ -136,9 +136,9 @@ main(int argc, char **argv)
         test_assert_eq(client_got, 1);
         test_assert_eq(tls_log_errors(), 0);
     } else {
-        const char *why = strcmp(mode, "wrongca") == 0   ? "unable to get local issuer"
-                          : strcmp(mode, "expired") == 0 ? "expired"
-                                                         : "hostname mismatch";
+        const char *why    = strcmp(mode, "wrongca") == 0   ? "unable to get local issuer"
+                             : strcmp(mode, "expired") == 0 ? "expired"
+                                                            : "hostname mismatch";
         int         errors = tls_log_errors();
 
         test_assert_eq(client_connected, 0);

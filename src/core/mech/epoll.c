@@ -155,6 +155,9 @@ epoll_mech_wait(void *mech, struct evpl *evpl, int64_t timeout_ns)
         struct evpl_event *event = ep->events[i].data.ptr;
         uint32_t           flags = ep->events[i].events;
 
+        if (flags & (EPOLLRDHUP | EPOLLHUP)) {
+            evpl_event_mark_hup(evpl, event);
+        }
         if (flags & (EPOLLERR | EPOLLHUP)) {
             evpl_event_mark_error(evpl, event);
         }

@@ -1,0 +1,174 @@
+/*
+ * Two hosts joined by a veth pair, each in its own network namespace (inside
+ * an unprivileged user namespace).  Host B (a child process) runs an echo
+ * server on 10.99.0.2; host A:
+ *   1. connects across the link and gets its echo;
+ *   2. connects to 10.99.0.3, an address nobody answers on the link:
+ *      DISCONNECTED without CONNECTED (host unreachable);
+ *   3. kills host B (its namespace and the link vanish) and connects again:
+ *      DISCONNECTED without CONNECTED, and the loop stays usable.
+ * Skips (77) where namespaces or veth devices cannot be created.
+ */
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include "net_test.h"
+
+#define PORT 8000
+
+static int connected, disconnected, echoed;
+
+static void
+echo_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *data)
+{
+    char buf[64];
+    int  n;
+
+    (void) data;
+    if (notify->notify_type == EVPL_NOTIFY_RECV_DATA) {
+        while ((n = evpl_recv(evpl, bind, buf, sizeof(buf), 0)) > 0) {
+            evpl_send(evpl, bind, buf, n);
+        }
+    }
+}
+
+static void
+echo_attach(struct evpl *evpl, struct evpl_bind *bind, evpl_notify_callback_t *notify_callback,
+            evpl_segment_callback_t *segment_callback, void **conn_private_data, void *private_data)
+{
+    (void) evpl;
+    (void) bind;
+    (void) segment_callback;
+    (void) conn_private_data;
+    (void) private_data;
+    *notify_callback = echo_notify;
+}
+
+static void
+host_b(int argc, char **argv, int ready_fd, int go_fd)
+{
+    struct evpl_listener *listener;
+    struct evpl_endpoint *ep;
+    struct evpl          *evpl;
+    char                  c = 0;
+
+    if (unshare(CLONE_NEWNET) != 0) {
+        _exit(TEST_EXIT_SKIP);
+    }
+    test_assert(write(ready_fd, &c, 1) == 1);
+    test_assert(read(go_fd, &c, 1) == 1);
+    if (system("ip link set lo up && ip addr add 10.99.0.2/24 dev vb && ip link set vb up") != 0) {
+        _exit(TEST_EXIT_SKIP);
+    }
+    evpl_test_init(argc, argv);
+    evpl     = evpl_create(NULL);
+    listener = evpl_listener_create();
+    ep       = evpl_endpoint_create("0.0.0.0", PORT);
+    evpl_listener_attach(evpl, listener, echo_attach, NULL);
+    test_assert_eq(evpl_listen(listener, EVPL_STREAM_SOCKET_TCP, ep), 0);
+    test_assert(write(ready_fd, &c, 1) == 1);
+    while (1) {
+        evpl_continue(evpl); /* until killed */
+    }
+}
+
+static void
+client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *data)
+{
+    char buf[6] = {0};
+
+    (void) data;
+    switch (notify->notify_type) {
+    case EVPL_NOTIFY_CONNECTED:
+        connected++;
+        break;
+    case EVPL_NOTIFY_RECV_DATA:
+        if (evpl_recv(evpl, bind, buf, 5, EVPL_RECV_FLAG_ALL_OR_NONE) == 5) {
+            test_assert(strcmp(buf, "hello") == 0);
+            echoed++;
+            evpl_close(evpl, bind);
+        }
+        break;
+    case EVPL_NOTIFY_DISCONNECTED:
+        disconnected++;
+        break;
+    }
+}
+
+static void
+attempt(struct evpl *evpl, const char *host, int want_connected, int want_echo, int timeout_s)
+{
+    struct evpl_endpoint *ep = evpl_endpoint_create(host, PORT);
+    struct evpl_bind     *bind;
+    struct timespec       start, now;
+    int                   c0 = connected, d0 = disconnected, e0 = echoed;
+
+    bind = evpl_connect(evpl, EVPL_STREAM_SOCKET_TCP, NULL, ep, client_notify, NULL, NULL);
+    test_assert(bind != NULL);
+    evpl_send(evpl, bind, "hello", 5);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (disconnected == d0) {
+        evpl_continue(evpl);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        test_assert_msg(now.tv_sec - start.tv_sec < timeout_s, "%s: no outcome after %d s", host,
+                        timeout_s);
+    }
+    test_assert_eq(connected - c0, want_connected);
+    test_assert_eq(echoed - e0, want_echo);
+    evpl_endpoint_close(ep);
+}
+
+int
+main(int argc, char **argv)
+{
+    int   ready[2], go[2], status;
+    char  c = 0, cmd[256];
+    pid_t child;
+
+    if (getenv("EVPL_TEST_NETNS") == NULL) {
+        setenv("EVPL_TEST_NETNS", "1", 1);
+        execlp("unshare", "unshare", "-rn", argv[0], argc > 1 ? argv[1] : "default", (char *) NULL);
+        test_skip("cannot run unshare: namespaces unavailable");
+    }
+    if (system("ip link set lo up") != 0) {
+        test_skip("cannot configure the network namespace");
+    }
+    test_assert(pipe(ready) == 0 && pipe(go) == 0);
+    child = fork();
+    test_assert(child >= 0);
+    if (child == 0) {
+        host_b(argc, argv, ready[1], go[0]);
+        _exit(0);
+    }
+    if (read(ready[0], &c, 1) != 1) {
+        waitpid(child, &status, 0);
+        test_skip("host B could not create its namespace");
+    }
+    snprintf(cmd, sizeof(cmd),
+             "ip link add va type veth peer name vb && ip link set vb netns %d && "
+             "ip addr add 10.99.0.1/24 dev va && ip link set va up",
+             (int) child);
+    if (system(cmd) != 0) {
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+        test_skip("cannot create a veth pair");
+    }
+    test_assert(write(go[1], &c, 1) == 1);
+    if (read(ready[0], &c, 1) != 1) {
+        waitpid(child, &status, 0);
+        test_skip("host B could not start its server");
+    }
+
+    evpl_test_init(argc, argv);
+    struct evpl *evpl = net_loop_create();
+
+    attempt(evpl, "10.99.0.2", 1, 1, 20); /* across the link */
+    attempt(evpl, "10.99.0.3", 0, 0, 20); /* nobody there: host unreachable */
+
+    kill(child, SIGKILL); /* host B vanishes, and the link with it */
+    waitpid(child, &status, 0);
+    attempt(evpl, "10.99.0.2", 0, 0, 20);
+
+    evpl_destroy(evpl);
+    return 0;
+}
