@@ -168,17 +168,12 @@ evpl_binds_finalize(struct evpl *evpl)
     }
 }
 
-void
-evpl_binds_close_all(struct evpl *evpl)
+/* Connections handed over but never attached are simply dropped. */
+static void
+binds_discard_handoffs(struct evpl_bind_loop *bl)
 {
-    struct evpl_bind_loop *bl = evpl->binds;
-    struct evpl_handoff   *h;
+    struct evpl_handoff *h;
 
-    if (bl == NULL) {
-        return;
-    }
-
-    /* Connections handed over but never attached are simply dropped. */
     pthread_mutex_lock(&bl->handoff_lock);
     h                = bl->handoff_head;
     bl->handoff_head = bl->handoff_tail = NULL;
@@ -188,6 +183,22 @@ evpl_binds_close_all(struct evpl *evpl)
         evpl_handoff_discard(h);
         h = next;
     }
+}
+
+/*
+ * Listener bindings are left alone here: a thread's shutdown callback, which
+ * runs after this (contract 13), is the documented place to detach them.
+ */
+void
+evpl_binds_close_all(struct evpl *evpl)
+{
+    struct evpl_bind_loop *bl = evpl->binds;
+
+    if (bl == NULL) {
+        return;
+    }
+
+    binds_discard_handoffs(bl);
 
     /* DISCONNECTED callbacks may close (or, unwisely, open) other binds:
      * repeat until nothing is left. */
@@ -198,12 +209,6 @@ evpl_binds_close_all(struct evpl *evpl)
         evpl_binds_finalize(evpl);
     }
 
-    if (bl->num_bindings > 0) {
-        evpl_log_error("bind", "loop destroyed with %d listener binding(s) still attached",
-                       bl->num_bindings);
-        evpl_remove_doorbell(evpl, &bl->handoff_doorbell);
-        bl->num_bindings = 0;
-    }
 }
 
 void
@@ -214,6 +219,15 @@ evpl_binds_cleanup(struct evpl *evpl)
     if (bl == NULL) {
         return;
     }
+    if (bl->num_bindings > 0) {
+        evpl_log_error("bind", "loop destroyed with %d listener binding(s) still attached",
+                       bl->num_bindings);
+        evpl_remove_doorbell(evpl, &bl->handoff_doorbell);
+        bl->num_bindings = 0;
+    }
+    /* Handoffs that arrived after the last close_all (e.g. during a
+     * thread's shutdown callback) are dropped too. */
+    binds_discard_handoffs(bl);
     while (bl->spare) {
         struct evpl_bind *bind = bl->spare;
         bl->spare              = bind->next;

@@ -274,9 +274,17 @@ stream_read_cb(struct evpl *evpl, struct evpl_event *event)
             evpl_event_read_disinterest(evpl, event);
             break;
         }
-        /* A short read does not prove the socket drained: an end of stream
-         * that arrived together with the data shares its (edge-triggered)
-         * wakeup and is only seen by reading again. */
+
+        /* A short read drained the socket -- unless a hang-up was latched,
+         * in which case the end of stream may sit behind the data and, with
+         * edge-triggered epoll, is only seen by reading again.  Skipping the
+         * read() that would only return EAGAIN saves a syscall per message
+         * on request/response traffic. */
+        if ((uint64_t) rc < (uint64_t) rb.tail_len + rb.spare_len &&
+            evpl_event_short_read_drained(event)) {
+            evpl_event_mark_unreadable(evpl, event);
+            break;
+        }
     }
 
     /* Data that arrived before the end of stream is delivered first. */

@@ -472,9 +472,14 @@ tcp_rdma_read_cb(struct evpl *evpl, struct evpl_event *event)
         }
         evpl_bind_recv_buffer_commit(evpl, rc);
         got = 1;
-        /* A short read does not prove the socket drained: a FIN that came
-         * with the data raises no further edge under edge-triggered epoll,
-         * so only EAGAIN (or end of stream) ends the round. */
+        /* A short read drained the socket unless a hang-up was latched (a
+         * FIN that came with the data raises no further edge under
+         * edge-triggered epoll): see evpl_event_short_read_drained(). */
+        if ((uint64_t) rc < (uint64_t) rb.tail_len + rb.spare_len &&
+            evpl_event_short_read_drained(event)) {
+            evpl_event_mark_unreadable(evpl, event);
+            break;
+        }
     }
 
     /* Complete frames that arrived before the end of stream count. */
