@@ -26,11 +26,13 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 /*
- * Client binds: the server's name.  A host name is sent as SNI; with peer
+ * Client binds: override the server's name.  By default evpl_connect() uses
+ * the inet endpoint's host string.  A host name is sent as SNI; with peer
  * verification enabled (evpl_global_config_set_tls_verify_peer, the
  * default) the certificate must match it (host name, or IP address for an
- * IP literal).  Without a call nothing is sent and no name is checked (only
- * the chain is).  name is copied.
+ * IP literal, which is not sent as SNI).  Call it right after
+ * evpl_connect(); name is copied.  Returns 0, or -1 with errno EINVAL (bad
+ * name, not a TLS client bind) or EBUSY (handshake already started).
  */
 int evpl_tls_set_server_name(struct evpl_bind *bind, const char *name);
 

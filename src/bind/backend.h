@@ -195,6 +195,11 @@ struct evpl_bind {
 
     struct evpl_listener_binding *binding; /* accepted binds: for least-loaded counts */
 
+    /* The inet endpoint's host string as the application gave it (a name or
+     * an IP literal), for transports that authenticate the peer by name
+     * (TLS: SNI and host check).  Set only while ops->connect runs. */
+    const char *connect_host;
+
     /* per-loop lists (bind_loop.c) */
     struct evpl_bind *prev;
     struct evpl_bind *next;

@@ -204,7 +204,11 @@ evpl_connect(struct evpl *evpl, enum evpl_protocol_id protocol_id,
     bind = evpl_bind_create(evpl, protocol, notify_callback, segment_callback, private_data);
     bind->remote = remote;
 
-    rc = bind->ops->connect(evpl, bind);
+    if (!evpl_endpoint_is_local(remote_endpoint) && !evpl_endpoint_is_inproc(remote_endpoint)) {
+        bind->connect_host = evpl_endpoint_address(remote_endpoint);
+    }
+    rc                 = bind->ops->connect(evpl, bind);
+    bind->connect_host = NULL;
     if (rc < 0) {
         /* The caller still gets a bind; the failure arrives as DISCONNECTED
          * on a later pass, like an asynchronous refusal would. */

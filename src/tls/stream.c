@@ -611,6 +611,13 @@ tls_connect(struct evpl *evpl, struct evpl_bind *bind)
     if (rc < 0) {
         return rc;
     }
+    /* The endpoint's host name is the identity: SNI for names, and the
+     * certificate's host (or IP) check when peer verification is on. An
+     * application may still override it with evpl_tls_set_server_name()
+     * before the handshake starts. */
+    if (bind->connect_host && evpl_tls_set_server_name(bind, bind->connect_host) != 0) {
+        return -EINVAL;
+    }
     fd = socket(evpl_address_family(remote), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;

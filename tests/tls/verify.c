@@ -8,7 +8,11 @@
  *   expired    the certificate has expired;
  *   wronghost  the certificate is for wrong.example;
  *   ipliteral  the client names the server "127.0.0.1" (in server.crt's SAN):
- *              verified as an IP address, CONNECTED.
+ *              verified as an IP address, CONNECTED;
+ *   autoname   no evpl_tls_set_server_name(): the endpoint's host ("127.0.0.1",
+ *              in server.crt's SAN) is checked automatically, CONNECTED;
+ *   autowrong  no evpl_tls_set_server_name(), certificate for wrong.example:
+ *              the automatic check against the endpoint's host fails.
  * Every failure case: both ends get DISCONNECTED without CONNECTED, the
  * client logs exactly one error line naming the verification failure, and
  * the server at most one (the alert it received), and a second, valid
@@ -99,10 +103,16 @@ main(int argc, char **argv)
         cert = "wronghost";
     } else if (strcmp(mode, "ipliteral") == 0) {
         name = "127.0.0.1";
+    } else if (strcmp(mode, "autoname") == 0) {
+        name = NULL;
+    } else if (strcmp(mode, "autowrong") == 0) {
+        name = NULL;
+        cert = "wronghost";
     } else if (strcmp(mode, "ok") != 0) {
         test_fail("unknown mode %s", mode);
     }
-    fails = strcmp(mode, "ok") != 0 && strcmp(mode, "ipliteral") != 0;
+    fails = strcmp(mode, "ok") != 0 && strcmp(mode, "ipliteral") != 0 &&
+            strcmp(mode, "autoname") != 0;
 
     tls_log_capture();
     config = evpl_test_config(argc, argv);
@@ -124,7 +134,9 @@ main(int argc, char **argv)
 
     bind = evpl_connect(evpl, EVPL_STREAM_SOCKET_TLS, NULL, endpoint, client_notify, NULL, NULL);
     test_assert(bind != NULL);
-    test_assert_eq(evpl_tls_set_server_name(bind, name), 0);
+    if (name) {
+        test_assert_eq(evpl_tls_set_server_name(bind, name), 0);
+    }
     evpl_send(evpl, bind, "ping", 4);
 
     tls_run_until(evpl, &client_disc, 1, 20);
@@ -137,8 +149,9 @@ main(int argc, char **argv)
         test_assert_eq(tls_log_errors(), 0);
     } else {
         const char *why    = strcmp(mode, "wrongca") == 0   ? "unable to get local issuer"
-                             : strcmp(mode, "expired") == 0 ? "expired"
-                                                            : "hostname mismatch";
+                             : strcmp(mode, "expired") == 0   ? "expired"
+                             : strcmp(mode, "autowrong") == 0 ? "IP address mismatch"
+                                                              : "hostname mismatch";
         int         errors = tls_log_errors();
 
         test_assert_eq(client_connected, 0);
