@@ -13,7 +13,7 @@
 # reach the legs through MAKEFLAGS.
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 
 if [ $# -eq 0 ]; then
     echo "usage: $0 LEG..." >&2

@@ -55,7 +55,7 @@ for ((run = 1; run <= runs; run++)); do
         cat "$log"
         exit 1
     fi
-    echo "stress: run $run/$runs: $ntests tests, $nbad failed${bad:+:$(echo " "$bad)}"
+    echo "stress: run $run/$runs: $ntests tests, $nbad failed${bad:+: $(echo $bad)}"
     if [ "$nbad" -eq 0 ]; then
         rm -f "$log"
     fi
