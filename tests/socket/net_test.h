@@ -60,8 +60,12 @@ net_endpoint(enum evpl_protocol_id protocol, const char *tag)
         snprintf(name, sizeof(name), "test-%d-%s", (int) getpid(), tag);
         return evpl_endpoint_create_inproc(name);
     }
+    /* EVPL_TEST_INET_HOST runs the same test over another address: "::1"
+     * (IPv6) or "localhost" (a host name resolved through the cache). */
+    const char *host = getenv("EVPL_TEST_INET_HOST");
+
     return evpl_endpoint_create(
-        "127.0.0.1",
+        host ? host : "127.0.0.1",
         net_free_port(evpl_protocol_is_stream(protocol) || protocol != EVPL_DATAGRAM_SOCKET_UDP
                           ? SOCK_STREAM
                           : SOCK_DGRAM));
