@@ -51,7 +51,7 @@ NET_TEST_DIRS ?= bind socket inproc tcp_rdma io_uring rdmacm tls http rpc2
 # tests/ for pthread_create, evpl_thread_create, evpl_threadpool_create,
 # evpl_listener_create, preallocate_threads); TSAN_TESTS=. runs everything.
 TSAN_DIRS  ?= thread bench $(NET_TEST_DIRS)
-TSAN_TESTS ?= ^(core_doorbell|core_loop|init_threads|logging_sink|metrics_scrape|clock_hf|clock_virtual|memory_iovec_global|memory_iovec_lifecycle|memory_iovec_shared_thread|memory_slab_alloc|memory_allocator_prealloc|block_threads_(io_uring|libaio))(\.|$$)
+TSAN_TESTS ?= ^(core_doorbell|core_loop|core_affinity|init_threads|logging_sink|metrics_scrape|clock_hf|clock_virtual|memory_iovec_global|memory_iovec_lifecycle|memory_iovec_shared_thread|memory_slab_alloc|memory_allocator_prealloc|block_threads_(io_uring|libaio))(\.|$$)
 
 # valgrind runs every test except those of VALGRIND_SKIP_DIRS (valgrind does
 # not model io_uring; install.consumer is a shell script that builds a
