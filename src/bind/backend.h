@@ -143,6 +143,12 @@ struct evpl_protocol_ops {
     /* Optional, stream transports that throttle (evpl_bind_recv_throttle()):
      * the application drained the receive ring, start reading again. */
     void (*recv_resume)(struct evpl *evpl, struct evpl_bind *bind);
+
+    /* Optional: non-zero while the backend holds output of its own beyond
+     * the send ring (e.g. protocol control frames owed to the peer).  A
+     * graceful evpl_finish() waits for it as for queued sends; the backend
+     * calls evpl_bind_flushed() again once it has drained. */
+    int (*pending_output)(struct evpl_bind *bind);
 };
 
 /* bind->flags */

@@ -381,7 +381,8 @@ evpl_bind_flushed(struct evpl *evpl, struct evpl_bind *bind)
         bind->sent_msgs   = 0;
         bind_notify(evpl, bind, &notify);
     }
-    if ((bind->flags & EVPL_BIND_FINISHING) && evpl_iovec_ring_empty(&bind->send_ring)) {
+    if ((bind->flags & EVPL_BIND_FINISHING) && evpl_iovec_ring_empty(&bind->send_ring) &&
+        !(bind->ops->pending_output && bind->ops->pending_output(bind))) {
         bind_queue_close(evpl, bind);
     }
 }
@@ -897,7 +898,8 @@ evpl_finish(struct evpl *evpl, struct evpl_bind *bind)
         return;
     }
     bind->flags |= EVPL_BIND_FINISHING | EVPL_BIND_CLOSING;
-    if (evpl_iovec_ring_empty(&bind->send_ring)) {
+    if (evpl_iovec_ring_empty(&bind->send_ring) &&
+        !(bind->ops->pending_output && bind->ops->pending_output(bind))) {
         bind_queue_close(evpl, bind);
     } else {
         bind_request_flush(evpl, bind);

@@ -955,6 +955,14 @@ tcp_rdma_get_address(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iove
     }
 }
 
+/* Control frames (RDMA responses owed to the peer, our own requests) are
+ * output a graceful finish must not cut off. */
+static int
+tcp_rdma_pending_output(struct evpl_bind *bind)
+{
+    return tcp_rdma_of(bind)->ctl_head != NULL;
+}
+
 /* ---- registration --------------------------------------------------------- */
 
 static const struct evpl_protocol_ops tcp_rdma_ops = {
@@ -968,6 +976,7 @@ static const struct evpl_protocol_ops tcp_rdma_ops = {
     .rdma_read        = tcp_rdma_rdma_read,
     .rdma_write       = tcp_rdma_rdma_write,
     .rdma_get_address = tcp_rdma_get_address,
+    .pending_output   = tcp_rdma_pending_output,
 };
 
 static const struct evpl_protocol tcp_rdma_protocol = {
