@@ -3,8 +3,53 @@
  * when it supports them, answered with ENOTSUP / 0,0 otherwise (§19.1).
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "bind/backend.h"
+#include "core/log.h"
+
+/*
+ * An operation on a bind that is going away fails with ENOTCONN, but never
+ * inside the call: the completion runs from a deferral at the end of the
+ * pass, like any transport completion would.  (Rare path: one small
+ * allocation per refused operation.)
+ */
+struct rdma_refusal {
+    struct evpl_deferral deferral;
+    void (*callback)(int status, void *private_data);
+    void *private_data;
+};
+
+static void
+rdma_refusal_run(struct evpl *evpl, void *private_data)
+{
+    struct rdma_refusal *r = private_data;
+
+    (void) evpl;
+    r->callback(ENOTCONN, r->private_data);
+    free(r);
+}
+
+static void
+rdma_refuse(struct evpl *evpl, void (*callback)(int status, void *private_data),
+            void *private_data)
+{
+    struct rdma_refusal *r = malloc(sizeof(*r));
+
+    evpl_abort_if(r == NULL, "bind", "out of memory refusing an RDMA operation");
+    r->callback     = callback;
+    r->private_data = private_data;
+    evpl_deferral_init(&r->deferral, rdma_refusal_run, r);
+    evpl_defer(evpl, &r->deferral);
+}
+
+/* Closed, or closing without a graceful finish: no transport to use. */
+static inline int
+rdma_bind_gone(const struct evpl_bind *bind)
+{
+    return (bind->flags & EVPL_BIND_CLOSED) ||
+           ((bind->flags & EVPL_BIND_CLOSING) && !(bind->flags & EVPL_BIND_FINISHING));
+}
 
 static inline int
 rdma_capable(const struct evpl_bind *bind)
@@ -32,6 +77,10 @@ evpl_rdma_read(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_key,
         callback(ENOTSUP, private_data);
         return;
     }
+    if (rdma_bind_gone(bind)) {
+        rdma_refuse(evpl, callback, private_data);
+        return;
+    }
     bind->ops->rdma_read(evpl, bind, remote_key, remote_address, iov, niov, callback, private_data);
 }
 
@@ -46,6 +95,13 @@ evpl_rdma_write(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_key,
     }
     if (niov == 0) {
         return; /* nothing to write, no completion (A.16) */
+    }
+    if (rdma_bind_gone(bind)) {
+        if (flags & EVPL_RDMA_FLAG_TAKE_REF) {
+            evpl_iovecs_release_internal(evpl, iov, niov); /* ours now: drop them */
+        }
+        rdma_refuse(evpl, callback, private_data);
+        return;
     }
     bind->ops->rdma_write(evpl, bind, remote_key, remote_address, iov, niov, flags, callback,
                           private_data);

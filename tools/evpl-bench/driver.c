@@ -168,13 +168,13 @@ run_clients(const struct bench_impl *impl, struct bench_options *opt,
     struct bench_hist_snapshot *one     = malloc(sizeof(*one));
     struct bench_result         result  = {.impl = impl->name, .opt = opt, .hist = total};
     struct bench_cpu            cpu_start, cpu_end;
-    int                         progress = progress_enabled(opt), failed = 0;
+    int                         progress = progress_enabled(opt), failed = 0, rc = 1;
     uint64_t                    t0, prev_ops = 0, prev_bytes = 0, prev_t;
     char                        line[256];
 
     if (!workers || !threads || !total || !prev || !cur || !one) {
         fprintf(stderr, "%s: out of memory\n", prog);
-        return 1;
+        goto out;
     }
     t0                    = bench_now_ns();
     bench_window_start_ns = t0 + opt->warmup_ns;
@@ -301,7 +301,7 @@ run_clients(const struct bench_impl *impl, struct bench_options *opt,
                 break;
             }
         }
-        return 1;
+        goto out;
     }
 
     bench_hist_snapshot_clear(total);
@@ -318,13 +318,15 @@ run_clients(const struct bench_impl *impl, struct bench_options *opt,
     } else {
         bench_report_summary(stdout, &result);
     }
+    rc = 0;
+out:
     free(workers);
     free(threads);
     free(total);
     free(prev);
     free(cur);
     free(one);
-    return 0;
+    return rc;
 }
 
 /* Role server: serve until SIGINT or SIGTERM. */
