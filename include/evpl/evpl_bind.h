@@ -324,7 +324,14 @@ int evpl_bind_is_closing(struct evpl_bind *bind);
 
 /*
  * Opt in to EVPL_NOTIFY_SENT (there is no opt-out).  Consulted at flush time,
- * so data queued earlier in the same pass is reported too.
+ * so data queued earlier in the same pass is reported too.  Owning thread.
+ *
+ * On transports that complete sends synchronously (the in-process ones),
+ * SENT is delivered from the end-of-pass flush, and data sent from a SENT
+ * callback is flushed -- and reported -- in the same drain.  A sender that
+ * always refills from SENT therefore keeps the pass from ending (timers and
+ * other events starve): bound the refill, e.g. by a window of messages in
+ * flight that the receiver's replies reopen, or send from a timer.
  */
 void evpl_bind_request_send_notifications(struct evpl *evpl, struct evpl_bind *bind);
 
