@@ -15,13 +15,13 @@
 #define PAYLOAD 100
 
 struct client {
-    int      messages;  /* to send */
-    uint64_t expected;  /* bytes that must come back */
+    int      messages; /* to send */
+    uint64_t expected; /* bytes that must come back */
     uint64_t received;
-    int      records;   /* message variant: RECV_MSG count */
+    int      records; /* message variant: RECV_MSG count */
     int      corrupt;
     int      connected;
-    int      done;      /* DISCONNECTED seen */
+    int      done; /* DISCONNECTED seen */
 };
 
 /* Message i is a 4-byte length header and PAYLOAD bytes of (i + j) & 0xff. */

@@ -12,10 +12,10 @@
 
 struct echo_options {
     enum evpl_protocol_id protocol;
-    const char           *address;  /* host, AF_UNIX path or in-process name */
+    const char           *address; /* host, AF_UNIX path or in-process name */
     int                   port;
-    int                   message;  /* 1: message variant (length-prefixed records) */
-    int                   count;    /* client: messages to send; server: connections */
+    int                   message; /* 1: message variant (length-prefixed records) */
+    int                   count;   /* client: messages to send; server: connections */
 };
 
 /*

@@ -19,13 +19,13 @@
 #define MSG_SIZE 64
 
 static const char *const protocol_names[EVPL_NUM_PROTO] = {
-    "DATAGRAM_SOCKET_UDP", "DATAGRAM_RDMACM_RC", "DATAGRAM_RDMACM_UD", "STREAM_SOCKET_TCP",
-    "STREAM_XLIO_TCP",     "STREAM_IO_URING_TCP", "STREAM_RDMACM_RC",  "STREAM_SOCKET_TLS",
-    "DATAGRAM_TCP_RDMA",   "STREAM_SOCKET_UNIX",  "STREAM_INPROC",     "DATAGRAM_INPROC",
+    "DATAGRAM_SOCKET_UDP", "DATAGRAM_RDMACM_RC",  "DATAGRAM_RDMACM_UD", "STREAM_SOCKET_TCP",
+    "STREAM_XLIO_TCP",     "STREAM_IO_URING_TCP", "STREAM_RDMACM_RC",   "STREAM_SOCKET_TLS",
+    "DATAGRAM_TCP_RDMA",   "STREAM_SOCKET_UNIX",  "STREAM_INPROC",      "DATAGRAM_INPROC",
 };
 
 struct demo {
-    int      messages;     /* to send */
+    int      messages; /* to send */
     int      sent;
     uint64_t echoed_bytes; /* received back by the client */
     uint64_t expected_bytes;
@@ -167,8 +167,7 @@ run_connected(struct evpl *evpl, enum evpl_protocol_id proto, struct evpl_endpoi
 
     double deadline = now_s() + 10;
 
-    while (demo->echoed_bytes < demo->expected_bytes && !demo->disconnected &&
-           now_s() < deadline) {
+    while (demo->echoed_bytes < demo->expected_bytes && !demo->disconnected && now_s() < deadline) {
         evpl_continue(evpl);
     }
     if (!demo->disconnected) {
@@ -226,7 +225,7 @@ main(int argc, char **argv)
 {
     int messages = argc > 1 ? atoi(argv[1]) : 100;
     int failures = 0, tried = 0;
-    int base     = 20000 + (getpid() % 20000);
+    int base = 20000 + (getpid() % 20000);
 
     if (messages <= 0) {
         fprintf(stderr, "usage: %s [messages]\n", argv[0]);

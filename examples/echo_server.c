@@ -76,12 +76,11 @@ server_attach(struct evpl *evpl, struct evpl_bind *bind, evpl_notify_callback_t 
 
 static void
 server_attach_message(struct evpl *evpl, struct evpl_bind *bind,
-                      evpl_notify_callback_t *notify_callback,
+                      evpl_notify_callback_t  *notify_callback,
                       evpl_segment_callback_t *segment_callback, void **conn_private_data,
                       void *private_data)
 {
-    server_attach(evpl, bind, notify_callback, segment_callback, conn_private_data,
-                  private_data);
+    server_attach(evpl, bind, notify_callback, segment_callback, conn_private_data, private_data);
     *segment_callback = echo_segment; /* ignored by message protocols */
 }
 
@@ -112,7 +111,7 @@ main(int argc, char **argv)
      * accepted connections to the loops attached to it. */
     struct evpl_listener         *listener = evpl_listener_create();
     struct evpl_listener_binding *binding  = evpl_listener_attach(
-        server.evpl, listener, o.message ? server_attach_message : server_attach, &server);
+         server.evpl, listener, o.message ? server_attach_message : server_attach, &server);
 
     if (evpl_listen(listener, o.protocol, endpoint) != 0) {
         fprintf(stderr, "cannot listen on %s\n", evpl_endpoint_address(endpoint));

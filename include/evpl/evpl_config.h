@@ -63,10 +63,11 @@ void evpl_global_config_set_huge_page_size(struct evpl_global_config *config, ui
 /* Most iovecs gathered into one transport operation (128). */
 void evpl_global_config_set_max_num_iovec(struct evpl_global_config *config, unsigned int max);
 /* Slabs' worth of free buffers kept ready by background producers (0). */
-void evpl_global_config_set_preallocate_slabs(struct evpl_global_config *config, unsigned int slabs);
+void evpl_global_config_set_preallocate_slabs(struct evpl_global_config *config,
+                                              unsigned int               slabs);
 /* Number of background producer threads (0: one when slabs > 0). */
 void evpl_global_config_set_preallocate_threads(struct evpl_global_config *config,
-                                                unsigned int threads);
+                                                unsigned int               threads);
 
 /* --- rings and batching --- */
 
@@ -76,22 +77,22 @@ void evpl_global_config_set_iovec_ring_size(struct evpl_global_config *config, u
 void evpl_global_config_set_dgram_ring_size(struct evpl_global_config *config, unsigned int size);
 /* Reserved; stored, no effect (64). */
 void evpl_global_config_set_rdma_request_ring_size(struct evpl_global_config *config,
-                                                   unsigned int size);
+                                                   unsigned int               size);
 /* Largest datagram received; keep <= buffer_size (65536). */
 void evpl_global_config_set_max_datagram_size(struct evpl_global_config *config, unsigned int size);
 /* Datagrams per recvmmsg/sendmmsg call on UDP (16). */
 void evpl_global_config_set_max_datagram_batch(struct evpl_global_config *config,
-                                               unsigned int batch);
+                                               unsigned int               batch);
 /* Listen backlog of stream listeners (16). */
 void evpl_global_config_set_max_pending(struct evpl_global_config *config, unsigned int max);
 /* Reserved; stored, no effect (16). */
 void evpl_global_config_set_max_poll_fd(struct evpl_global_config *config, unsigned int max);
 /* Lifetime of a cached inet endpoint resolution, ms (5000). */
 void evpl_global_config_set_resolve_timeout_ms(struct evpl_global_config *config,
-                                               unsigned int timeout_ms);
+                                               unsigned int               timeout_ms);
 /* Extension: connection steering policy of listeners (ROUND_ROBIN). */
 void evpl_global_config_set_listener_policy(struct evpl_global_config *config,
-                                            enum evpl_listener_policy policy);
+                                            enum evpl_listener_policy  policy);
 
 /* --- event loop timing --- */
 
@@ -107,20 +108,20 @@ void evpl_global_config_set_virtual_clock(struct evpl_global_config *config, int
 void evpl_global_config_set_io_uring_enabled(struct evpl_global_config *config, int enabled);
 /* Submission queue depth of each per-thread io_uring (8192). */
 void evpl_global_config_set_io_uring_entries(struct evpl_global_config *config,
-                                             unsigned int entries);
+                                             unsigned int               entries);
 void evpl_global_config_set_xlio_enabled(struct evpl_global_config *config, int enabled);
 void evpl_global_config_set_vfio_enabled(struct evpl_global_config *config, int enabled);
 void evpl_global_config_set_libaio_enabled(struct evpl_global_config *config, int enabled);
 /* In-flight requests per libaio context (256). */
 void evpl_global_config_set_libaio_max_pending(struct evpl_global_config *config,
-                                               unsigned int max_pending);
+                                               unsigned int               max_pending);
 void evpl_global_config_set_rdmacm_enabled(struct evpl_global_config *config, int enabled);
 
 /* --- RDMA CM tuning (stored; RDMA CM is not built on this platform) --- */
 
 void evpl_global_config_set_rdmacm_tos(struct evpl_global_config *config, uint8_t tos);
 void evpl_global_config_set_rdmacm_datagram_size_override(struct evpl_global_config *config,
-                                                          unsigned int size);
+                                                          unsigned int               size);
 void evpl_global_config_set_rdmacm_srq_prefill(struct evpl_global_config *config, int prefill);
 void evpl_global_config_set_rdmacm_max_sge(struct evpl_global_config *config, unsigned int max_sge);
 void evpl_global_config_set_rdmacm_cq_size(struct evpl_global_config *config, unsigned int size);
@@ -128,12 +129,12 @@ void evpl_global_config_set_rdmacm_sq_size(struct evpl_global_config *config, un
 void evpl_global_config_set_rdmacm_srq_size(struct evpl_global_config *config, unsigned int size);
 void evpl_global_config_set_rdmacm_srq_min(struct evpl_global_config *config, unsigned int min);
 void evpl_global_config_set_rdmacm_max_inline(struct evpl_global_config *config,
-                                              unsigned int max_inline);
+                                              unsigned int               max_inline);
 void evpl_global_config_set_rdmacm_srq_batch(struct evpl_global_config *config, unsigned int batch);
 void evpl_global_config_set_rdmacm_retry_count(struct evpl_global_config *config,
-                                               unsigned int retry_count);
+                                               unsigned int               retry_count);
 void evpl_global_config_set_rdmacm_rnr_retry_count(struct evpl_global_config *config,
-                                                   unsigned int retry_count);
+                                                   unsigned int               retry_count);
 
 /* --- TLS (strings are copied) --- */
 
@@ -142,16 +143,16 @@ void evpl_global_config_set_tls_key(struct evpl_global_config *config, const cha
 void evpl_global_config_set_tls_ca(struct evpl_global_config *config, const char *ca_file);
 /* OpenSSL cipher string or TLS 1.3 suite list; NULL restores the default. */
 void evpl_global_config_set_tls_cipher_list(struct evpl_global_config *config,
-                                            const char *cipher_list);
+                                            const char                *cipher_list);
 void evpl_global_config_set_tls_verify_peer(struct evpl_global_config *config, int verify);
 void evpl_global_config_set_tls_ktls_enabled(struct evpl_global_config *config, int enabled);
 
 /* --- protocol modules --- */
 
 void evpl_global_config_set_http_max_header_size(struct evpl_global_config *config,
-                                                 unsigned int size);
+                                                 unsigned int               size);
 void evpl_global_config_set_rpc2_max_message_size(struct evpl_global_config *config,
-                                                  unsigned int size);
+                                                  unsigned int               size);
 
 /*
  * A new thread config holding the thread defaults of the global config

@@ -23,9 +23,9 @@ extern "C" {
 
 #pragma GCC visibility push(default)
 
-struct evpl;                      /* one event loop, owned by one thread */
-struct evpl_global_config;        /* process-wide settings (evpl_config.h) */
-struct evpl_thread_config;        /* per-loop settings (evpl_config.h) */
+struct evpl;               /* one event loop, owned by one thread */
+struct evpl_global_config; /* process-wide settings (evpl_config.h) */
+struct evpl_thread_config; /* per-loop settings (evpl_config.h) */
 
 /* Backend families a protocol may be built on (values fixed by the ABI). */
 enum evpl_framework_id {

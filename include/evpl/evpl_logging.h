@@ -19,8 +19,8 @@ extern "C" {
  * subsystem ("core", "socket", ...); fmt/argp are printf-style and argp must
  * not be kept after returning.  May be called concurrently from any thread.
  */
-typedef void (*evpl_log_fn)(const char *level, const char *module, const char *srcfile,
-                            int lineno, const char *fmt, va_list argp);
+typedef void (*evpl_log_fn)(const char *level, const char *module, const char *srcfile, int lineno,
+                            const char *fmt, va_list argp);
 /* Called right before the process is terminated by a fatal error. */
 typedef void (*evpl_flush_fn)(void);
 
@@ -35,9 +35,8 @@ void evpl_set_log_fn(evpl_log_fn log_fn, evpl_flush_fn flush_fn);
  * Report a fatal message (level "fatal", module mod) through the sink, call
  * the flush hook, and abort() the process.
  */
-__attribute__((noreturn, format(printf, 4, 5))) void evpl_abort(const char *mod,
-                                                               const char *srcfile, int lineno,
-                                                               const char *fmt, ...);
+__attribute__((noreturn, format(printf, 4, 5))) void
+evpl_abort(const char *mod, const char *srcfile, int lineno, const char *fmt, ...);
 
 #pragma GCC visibility pop
 

@@ -141,20 +141,20 @@ void evpl_iovec_profile_dump(const char *reason);
 static inline void
 evpl_iovec_profile_assign(struct evpl_iovec *iovec)
 {
-    (void)iovec;
+    (void) iovec;
 }
 
 static inline void
 evpl_iovec_profile_release(struct evpl_iovec *iovec)
 {
-    (void)iovec;
+    (void) iovec;
 }
 
 static inline void
 evpl_iovec_profile_move(struct evpl_iovec *dst, struct evpl_iovec *src)
 {
-    (void)dst;
-    (void)src;
+    (void) dst;
+    (void) src;
 }
 
 /*
@@ -190,12 +190,14 @@ evpl_iovec_ref_release(struct evpl *evpl, struct evpl_iovec_ref *ref)
          * references dropped before it. */
         unsigned int prev = atomic_fetch_sub_explicit(&ref->refcnt_atomic, 1, memory_order_acq_rel);
 
-        evpl_memory_abort_if(prev == 0, "double release of shared iovec reference %p", (void *)ref);
+        evpl_memory_abort_if(prev == 0, "double release of shared iovec reference %p",
+                             (void *) ref);
         if (prev == 1) {
             ref->release(evpl, ref);
         }
     } else {
-        evpl_memory_abort_if(ref->refcnt == 0, "double release of iovec reference %p", (void *)ref);
+        evpl_memory_abort_if(ref->refcnt == 0, "double release of iovec reference %p",
+                             (void *) ref);
         if (--ref->refcnt == 0) {
             ref->release(evpl, ref);
         }
@@ -292,13 +294,13 @@ static inline void
 evpl_iovec_clone_segment(struct evpl_iovec *dst, const struct evpl_iovec *src, unsigned int offset,
                          unsigned int length)
 {
-    evpl_memory_abort_if((unsigned long long)offset + length > src->length,
+    evpl_memory_abort_if((unsigned long long) offset + length > src->length,
                          "iovec clone segment [%u, +%u) exceeds length %u", offset, length,
                          src->length);
-    dst->data = (char *)src->data + offset;
+    dst->data   = (char *) src->data + offset;
     dst->length = length;
-    dst->pad = 0;
-    dst->ref = src->ref;
+    dst->pad    = 0;
+    dst->ref    = src->ref;
     evpl_iovec_ref_incr(src->ref);
     evpl_iovec_profile_assign(dst);
 }
@@ -327,18 +329,18 @@ static inline void
 evpl_iovec_move_segment(struct evpl_iovec *dst, struct evpl_iovec *src, unsigned int offset,
                         unsigned int length)
 {
-    evpl_memory_abort_if((unsigned long long)offset + length > src->length,
+    evpl_memory_abort_if((unsigned long long) offset + length > src->length,
                          "iovec move segment [%u, +%u) exceeds length %u", offset, length,
                          src->length);
     evpl_iovec_profile_move(dst, src);
 
-    void                  *data = (char *)src->data + offset;
-    struct evpl_iovec_ref *ref = src->ref;
+    void                  *data = (char *) src->data + offset;
+    struct evpl_iovec_ref *ref  = src->ref;
 
-    dst->data = data;
+    dst->data   = data;
     dst->length = length;
-    dst->pad = 0;
-    dst->ref = ref;
+    dst->pad    = 0;
+    dst->ref    = ref;
 }
 
 /*

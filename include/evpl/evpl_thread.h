@@ -26,10 +26,10 @@ typedef void (*evpl_thread_shutdown_callback_t)(struct evpl *evpl, void *private
  * return value becomes the private pointer given to shutdown_function.
  * Aborts if the thread cannot be created.
  */
-struct evpl_thread *evpl_thread_create(struct evpl_thread_config *config,
-                                       evpl_thread_init_callback_t init_function,
+struct evpl_thread *evpl_thread_create(struct evpl_thread_config      *config,
+                                       evpl_thread_init_callback_t     init_function,
                                        evpl_thread_shutdown_callback_t shutdown_function,
-                                       void *private_data);
+                                       void                           *private_data);
 
 /*
  * Stop the thread's loop through a private wakeup, then on the worker: close
@@ -45,9 +45,9 @@ void evpl_thread_destroy(struct evpl_thread *thread);
  * which is consumed exactly once.  Returns after every init has completed.
  */
 struct evpl_threadpool *evpl_threadpool_create(struct evpl_thread_config *config, int nthreads,
-                                               evpl_thread_init_callback_t init_function,
+                                               evpl_thread_init_callback_t     init_function,
                                                evpl_thread_shutdown_callback_t shutdown_function,
-                                               void *private_data);
+                                               void                           *private_data);
 
 /* Destroy the threads in creation order, then free the pool. */
 void evpl_threadpool_destroy(struct evpl_threadpool *threadpool);

@@ -208,7 +208,6 @@ evpl_binds_close_all(struct evpl *evpl)
         }
         evpl_binds_finalize(evpl);
     }
-
 }
 
 void

@@ -31,8 +31,7 @@ rdma_refusal_run(struct evpl *evpl, void *private_data)
 }
 
 static void
-rdma_refuse(struct evpl *evpl, void (*callback)(int status, void *private_data),
-            void *private_data)
+rdma_refuse(struct evpl *evpl, void (*callback)(int status, void *private_data), void *private_data)
 {
     struct rdma_refusal *r = malloc(sizeof(*r));
 

@@ -55,7 +55,7 @@ mono_ns(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 }
 
 #if EVPL_HAVE_TSC
@@ -71,18 +71,18 @@ read_tsc(void)
 static struct tsc_sample
 tsc_sample_take(void)
 {
-    struct tsc_sample best = {0, 0};
+    struct tsc_sample best        = {0, 0};
     uint64_t          best_window = UINT64_MAX;
 
     for (int i = 0; i < 5; i++) {
-        uint64_t t0 = mono_ns();
+        uint64_t t0  = mono_ns();
         uint64_t tsc = read_tsc();
-        uint64_t t1 = mono_ns();
+        uint64_t t1  = mono_ns();
 
         if (t1 - t0 < best_window) {
             best_window = t1 - t0;
-            best.tsc = tsc;
-            best.ns = t0 + (t1 - t0) / 2;
+            best.tsc    = tsc;
+            best.ns     = t0 + (t1 - t0) / 2;
         }
     }
     return best;
@@ -97,14 +97,14 @@ tsc_calibrate(void)
     now = tsc_sample_take();
     if (now.ns - tsc_anchor.ns < CALIBRATION_NS) {
         uint64_t        wait = CALIBRATION_NS - (now.ns - tsc_anchor.ns);
-        struct timespec req = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+        struct timespec req  = {(time_t) (wait / 1000000000ull), (long) (wait % 1000000000ull)};
 
         while (nanosleep(&req, &req) != 0) {
         }
         now = tsc_sample_take();
     }
 
-    dns = now.ns - tsc_anchor.ns;
+    dns  = now.ns - tsc_anchor.ns;
     dtsc = now.tsc - tsc_anchor.tsc;
 
     /* Between 10 MHz and 100 GHz, or the TSC is not usable. */
@@ -116,9 +116,9 @@ tsc_calibrate(void)
         return;
     }
 
-    tsc_mult = (uint64_t)(((unsigned __int128)dns << 32) / dtsc);
+    tsc_mult = (uint64_t) (((unsigned __int128) dns << 32) / dtsc);
     tsc_base = now;
-    evpl_core_debug("TSC calibrated: %.3f MHz", (double)dtsc * 1000.0 / (double)dns);
+    evpl_core_debug("TSC calibrated: %.3f MHz", (double) dtsc * 1000.0 / (double) dns);
 }
 
 static int
@@ -176,7 +176,7 @@ evpl_clock_init(struct evpl_global_config *config)
 #endif
 
     config->hf_time_mode = mode;
-    __atomic_store_n(&hf_use_tsc, (int)mode, __ATOMIC_RELEASE);
+    __atomic_store_n(&hf_use_tsc, (int) mode, __ATOMIC_RELEASE);
 
     __atomic_store_n(&vclock_ns, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&vclock_on, config->virtual_clock ? 1 : 0, __ATOMIC_RELEASE);
@@ -185,10 +185,10 @@ evpl_clock_init(struct evpl_global_config *config)
 void
 evpl_get_hf_monotonic_time(struct evpl *evpl, struct timespec *ts)
 {
-    uint64_t ns = 0;
+    uint64_t ns   = 0;
     int      have = 0;
 
-    (void)evpl; /* accepted for API symmetry; the clock is process-wide */
+    (void) evpl; /* accepted for API symmetry; the clock is process-wide */
 
 #if EVPL_HAVE_TSC
     if (__atomic_load_n(&hf_use_tsc, __ATOMIC_ACQUIRE)) {
@@ -200,7 +200,7 @@ evpl_get_hf_monotonic_time(struct evpl *evpl, struct timespec *ts)
 
             ns = tsc_base.ns;
             if (tsc > tsc_base.tsc) {
-                ns += (uint64_t)(((unsigned __int128)(tsc - tsc_base.tsc) * tsc_mult) >> 32);
+                ns += (uint64_t) (((unsigned __int128) (tsc - tsc_base.tsc) * tsc_mult) >> 32);
             }
             have = 1;
         }
@@ -218,8 +218,8 @@ evpl_get_hf_monotonic_time(struct evpl *evpl, struct timespec *ts)
     }
     hf_last_ns = ns;
 
-    ts->tv_sec = (time_t)(ns / 1000000000ull);
-    ts->tv_nsec = (long)(ns % 1000000000ull);
+    ts->tv_sec  = (time_t) (ns / 1000000000ull);
+    ts->tv_nsec = (long) (ns % 1000000000ull);
 }
 
 int

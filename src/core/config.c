@@ -25,11 +25,11 @@ void
 evpl_thread_config_defaults(struct evpl_thread_config *config)
 {
     memset(config, 0, sizeof(*config));
-    config->poll_mode = 1;
+    config->poll_mode       = 1;
     config->poll_iterations = 1000;
-    config->wait_ms = -1;
-    config->spin_ns = 1000000;
-    config->ncpus = 0;
+    config->wait_ms         = -1;
+    config->spin_ns         = 1000000;
+    config->ncpus           = 0;
 }
 
 struct evpl_global_config *
@@ -44,58 +44,58 @@ evpl_global_config_init(void)
 
     evpl_thread_config_defaults(&config->thread_default);
 
-    config->core_mech = EVPL_CORE_MECH_DEFAULT;
+    config->core_mech       = EVPL_CORE_MECH_DEFAULT;
     config->listener_policy = EVPL_LISTENER_POLICY_ROUND_ROBIN;
 
-    config->buffer_size = 2 * 1024 * 1024;
-    config->slab_size = 1024 * 1024 * 1024;
-    config->huge_pages = 0;
-    config->huge_page_size = 2 * 1024 * 1024;
-    config->max_num_iovec = 128;
-    config->preallocate_slabs = 0;
+    config->buffer_size         = 2 * 1024 * 1024;
+    config->slab_size           = 1024 * 1024 * 1024;
+    config->huge_pages          = 0;
+    config->huge_page_size      = 2 * 1024 * 1024;
+    config->max_num_iovec       = 128;
+    config->preallocate_slabs   = 0;
     config->preallocate_threads = 0;
 
-    config->iovec_ring_size = 1024;
-    config->dgram_ring_size = 1024;
+    config->iovec_ring_size        = 1024;
+    config->dgram_ring_size        = 1024;
     config->rdma_request_ring_size = 64;
-    config->max_datagram_size = 65536;
-    config->max_datagram_batch = 16;
-    config->max_pending = 16;
-    config->max_poll_fd = 16;
-    config->resolve_timeout_ms = 5000;
+    config->max_datagram_size      = 65536;
+    config->max_datagram_batch     = 16;
+    config->max_pending            = 16;
+    config->max_poll_fd            = 16;
+    config->resolve_timeout_ms     = 5000;
 
-    config->hf_time_mode = 2;
+    config->hf_time_mode  = 2;
     config->virtual_clock = 0;
 
-    config->io_uring_enabled = 1;
-    config->io_uring_entries = 8192;
-    config->xlio_enabled = 1;
-    config->vfio_enabled = 1;
-    config->libaio_enabled = 1;
+    config->io_uring_enabled   = 1;
+    config->io_uring_entries   = 8192;
+    config->xlio_enabled       = 1;
+    config->vfio_enabled       = 1;
+    config->libaio_enabled     = 1;
     config->libaio_max_pending = 256;
-    config->rdmacm_enabled = 1;
+    config->rdmacm_enabled     = 1;
 
-    config->rdmacm_tos = 0;
+    config->rdmacm_tos                    = 0;
     config->rdmacm_datagram_size_override = 0;
-    config->rdmacm_srq_prefill = 0;
-    config->rdmacm_max_sge = 31;
-    config->rdmacm_cq_size = 8192;
-    config->rdmacm_sq_size = 256;
-    config->rdmacm_srq_size = 8192;
-    config->rdmacm_srq_min = 256;
-    config->rdmacm_max_inline = 250;
-    config->rdmacm_srq_batch = 16;
-    config->rdmacm_retry_count = 4;
-    config->rdmacm_rnr_retry_count = 4;
+    config->rdmacm_srq_prefill            = 0;
+    config->rdmacm_max_sge                = 31;
+    config->rdmacm_cq_size                = 8192;
+    config->rdmacm_sq_size                = 256;
+    config->rdmacm_srq_size               = 8192;
+    config->rdmacm_srq_min                = 256;
+    config->rdmacm_max_inline             = 250;
+    config->rdmacm_srq_batch              = 16;
+    config->rdmacm_retry_count            = 4;
+    config->rdmacm_rnr_retry_count        = 4;
 
-    config->tls_cert = NULL;
-    config->tls_key = NULL;
-    config->tls_ca = NULL;
-    config->tls_cipher_list = NULL;
-    config->tls_verify_peer = 1;
+    config->tls_cert         = NULL;
+    config->tls_key          = NULL;
+    config->tls_ca           = NULL;
+    config->tls_cipher_list  = NULL;
+    config->tls_verify_peer  = 1;
     config->tls_ktls_enabled = 1;
 
-    config->http_max_header_size = 8192;
+    config->http_max_header_size  = 8192;
     config->rpc2_max_message_size = EVPL_DEFAULT_RPC2_MAX_MESSAGE_SIZE;
 
     return config;
@@ -200,7 +200,7 @@ evpl_global_config_set_huge_page_size(struct evpl_global_config *config, uint64_
 
     config_check(config);
 
-    base_size = base > 0 ? (uint64_t)base : 4096;
+    base_size = base > 0 ? (uint64_t) base : 4096;
 
     /* Validated now, unlike the other setters: a bad size would otherwise
      * only surface as an mmap failure deep inside slab creation. */
@@ -208,17 +208,17 @@ evpl_global_config_set_huge_page_size(struct evpl_global_config *config, uint64_
         size > EVPL_MAX_HUGE_PAGE_SIZE) {
         evpl_core_error("invalid huge page size %llu: must be a power of two larger than the "
                         "base page size (%llu) and at most 16 GiB; keeping %llu",
-                        (unsigned long long)size, (unsigned long long)base_size,
-                        (unsigned long long)config->huge_page_size);
+                        (unsigned long long) size, (unsigned long long) base_size,
+                        (unsigned long long) config->huge_page_size);
         return;
     }
 
     snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB",
-             (unsigned long long)(size / 1024));
+             (unsigned long long) (size / 1024));
     if (access(path, F_OK) != 0) {
         evpl_core_info("huge page size %llu has no hugetlb pool on this kernel; slabs will "
                        "fall back to base pages",
-                       (unsigned long long)size);
+                       (unsigned long long) size);
     }
 
     config->huge_page_size = size;
@@ -353,7 +353,7 @@ evpl_thread_config_set_cpu_affinity(struct evpl_thread_config *config, const int
 
     memcpy(config->cpu_mask, mask, sizeof(mask));
     memset(config->cpus, 0, sizeof(config->cpus));
-    memcpy(config->cpus, list, sizeof(int) * (size_t)(distinct < 64 ? distinct : 64));
+    memcpy(config->cpus, list, sizeof(int) * (size_t) (distinct < 64 ? distinct : 64));
     config->ncpus = distinct;
     return 0;
 }

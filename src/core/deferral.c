@@ -10,8 +10,7 @@
 #include "core/loop.h"
 
 void
-evpl_deferral_init(struct evpl_deferral *deferral, deferral_callback_t callback,
-                   void *private_data)
+evpl_deferral_init(struct evpl_deferral *deferral, deferral_callback_t callback, void *private_data)
 {
     deferral->callback     = callback;
     deferral->private_data = private_data;

@@ -33,7 +33,7 @@ active_append(struct evpl *evpl, struct evpl_event *ev)
         evpl->active     = p;
         evpl->max_active = max;
     }
-    ev->active_index                   = evpl->num_active;
+    ev->active_index                 = evpl->num_active;
     evpl->active[evpl->num_active++] = ev;
 }
 

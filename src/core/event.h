@@ -37,7 +37,7 @@ struct evpl_event {
 
 /* Register ev->fd (callbacks set by the caller) with the loop's mechanism.
  * Returns 0 or a negative errno. */
-int  evpl_event_add(struct evpl *evpl, struct evpl_event *event);
+int evpl_event_add(struct evpl *evpl, struct evpl_event *event);
 /* Unregister; safe during dispatch; the event is never touched again. */
 void evpl_event_remove(struct evpl *evpl, struct evpl_event *event);
 

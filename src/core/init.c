@@ -95,17 +95,17 @@ config_validate(struct evpl_global_config *config)
         evpl_core_abort("core mechanism EVPL_CORE_MECH_KQUEUE is not available on this platform "
                         "(use EVPL_CORE_MECH_EPOLL or EVPL_CORE_MECH_SELECT)");
     default:
-        evpl_core_abort("unknown core mechanism %d", (int)config->core_mech);
+        evpl_core_abort("unknown core mechanism %d", (int) config->core_mech);
     }
 
     /* A.11: a datagram larger than one buffer cannot be received; the
      * original silently truncated.  Clamp and say so. */
-    if ((uint64_t)config->max_datagram_size > config->buffer_size) {
+    if ((uint64_t) config->max_datagram_size > config->buffer_size) {
         evpl_core_error("max_datagram_size %u exceeds buffer_size %llu; clamping "
                         "max_datagram_size to %llu",
-                        config->max_datagram_size, (unsigned long long)config->buffer_size,
-                        (unsigned long long)config->buffer_size);
-        config->max_datagram_size = (unsigned int)config->buffer_size;
+                        config->max_datagram_size, (unsigned long long) config->buffer_size,
+                        (unsigned long long) config->buffer_size);
+        config->max_datagram_size = (unsigned int) config->buffer_size;
     }
 }
 
@@ -125,7 +125,7 @@ init_locked(struct evpl_global_config *config)
     config_validate(config);
     evpl_clock_init(config);
 
-    shared_state.config = config;
+    shared_state.config    = config;
     shared_state.allocator = evpl_allocator_create(config);
     evpl_core_abort_if(shared_state.allocator == NULL, "failed to create the buffer allocator");
 
@@ -143,8 +143,8 @@ init_locked(struct evpl_global_config *config)
 
     evpl_core_debug("initialised: core_mech %d, buffer_size %llu, slab_size %llu, hf_time_mode "
                     "%u, virtual_clock %d",
-                    (int)config->core_mech, (unsigned long long)config->buffer_size,
-                    (unsigned long long)config->slab_size, config->hf_time_mode,
+                    (int) config->core_mech, (unsigned long long) config->buffer_size,
+                    (unsigned long long) config->slab_size, config->hf_time_mode,
                     config->virtual_clock);
 
     __atomic_store_n(&evpl_shared, &shared_state, __ATOMIC_RELEASE);

@@ -78,7 +78,7 @@ static const char *
 short_path(const char *path)
 {
     static const char *const roots[] = {"/src/", "/include/", "/tests/", "/tools/"};
-    const char              *best = NULL;
+    const char              *best    = NULL;
 
     if (path == NULL) {
         return "?";
@@ -102,16 +102,16 @@ static void
 append_escaped(char *out, size_t *len, size_t cap, const char *src)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t            n = *len;
+    size_t            n     = *len;
 
     for (; *src && n + 4 < cap; src++) {
-        unsigned char c = (unsigned char)*src;
+        unsigned char c = (unsigned char) *src;
 
         switch (c) {
         case '"':
         case '\\':
             out[n++] = '\\';
-            out[n++] = (char)c;
+            out[n++] = (char) c;
             break;
         case '\n':
             out[n++] = '\\';
@@ -132,7 +132,7 @@ append_escaped(char *out, size_t *len, size_t cap, const char *src)
                 out[n++] = hex[c >> 4];
                 out[n++] = hex[c & 0xf];
             } else {
-                out[n++] = (char)c;
+                out[n++] = (char) c;
             }
         }
     }
@@ -157,30 +157,30 @@ default_sink(const char *level, const char *module, const char *srcfile, int lin
     n = vsnprintf(message, sizeof(message), fmt, argp);
     if (n < 0) {
         snprintf(message, sizeof(message), "(unformattable message: %s)", fmt);
-    } else if ((size_t)n >= sizeof(message)) {
+    } else if ((size_t) n >= sizeof(message)) {
         memcpy(message + sizeof(message) - 4, "...", 4); /* mark the truncation */
     }
 
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
 
-    n = snprintf(line, sizeof(line), "time=%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ message=\"",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 now.tv_nsec);
-    len = (size_t)n;
+    n   = snprintf(line, sizeof(line), "time=%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ message=\"",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   now.tv_nsec);
+    len = (size_t) n;
 
     append_escaped(line, &len, sizeof(line) - 256, message);
 
     n = snprintf(line + len, sizeof(line) - len,
-                 "\" process=%ld thread=%ld level=%s module=%s file=\"%s:%d\"\n", (long)getpid(),
-                 (long)syscall(SYS_gettid), level, module ? module : "?", short_path(srcfile),
+                 "\" process=%ld thread=%ld level=%s module=%s file=\"%s:%d\"\n", (long) getpid(),
+                 (long) syscall(SYS_gettid), level, module ? module : "?", short_path(srcfile),
                  lineno);
-    if (n < 0 || (size_t)n >= sizeof(line) - len) {
+    if (n < 0 || (size_t) n >= sizeof(line) - len) {
         /* Only an absurdly long module/file name gets here: end the line. */
-        len = sizeof(line) - 1;
+        len           = sizeof(line) - 1;
         line[len - 1] = '\n';
     } else {
-        len += (size_t)n;
+        len += (size_t) n;
     }
 
     for (size_t off = 0; off < len;) {
@@ -192,7 +192,7 @@ default_sink(const char *level, const char *module, const char *srcfile, int lin
             }
             break; /* nowhere left to report it */
         }
-        off += (size_t)w;
+        off += (size_t) w;
     }
 }
 

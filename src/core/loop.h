@@ -34,7 +34,7 @@ struct evpl {
     struct evpl_timer_slot *timers;
     int                     num_timers;
     int                     max_timers;
-    struct evpl_timer     **firing;         /* timers due this pass, NULL once removed */
+    struct evpl_timer     **firing; /* timers due this pass, NULL once removed */
     int                     num_firing;
     int                     max_firing;
     int                     firing_pos;
@@ -50,7 +50,7 @@ struct evpl {
     struct evpl_poll **polls;
     int                num_polls;
     int                max_polls;
-    int                poll_iter;      /* index of the poll being called, -1 outside */
+    int                poll_iter; /* index of the poll being called, -1 outside */
     int                in_poll_mode;
     int                pure_passes;
     int                pin_count;
@@ -62,15 +62,15 @@ struct evpl {
 
     atomic_int        running;
     atomic_int        stops_in_flight; /* evpl_stop() calls still touching the loop */
-    struct evpl_event wake_event; /* eventfd: evpl_stop() and cross-thread wakeups */
+    struct evpl_event wake_event;      /* eventfd: evpl_stop() and cross-thread wakeups */
     pthread_t         owner;
 
     /* module state */
-    void *memory;                                  /* src/memory per-loop cache */
-    void *binds;                                   /* src/bind per-loop state */
-    void *framework_private[EVPL_NUM_FRAMEWORK];   /* backend per-loop state */
+    void *memory;                                /* src/memory per-loop cache */
+    void *binds;                                 /* src/bind per-loop state */
+    void *framework_private[EVPL_NUM_FRAMEWORK]; /* backend per-loop state */
     void (*framework_cleanup[EVPL_NUM_FRAMEWORK])(struct evpl *evpl, void *state);
-    int   pending_close;                           /* binds awaiting finalisation */
+    int pending_close; /* binds awaiting finalisation */
 };
 
 /* Current loop time in ns (virtual clock when enabled). */

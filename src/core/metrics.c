@@ -84,14 +84,14 @@ writer_vprintf(struct evpl_metrics_writer *w, const char *fmt, va_list ap)
         return;
     }
     avail = w->size - w->len;
-    n = vsnprintf(w->buf + w->len, avail, fmt, ap);
-    if (n < 0 || (size_t)n >= avail) {
+    n     = vsnprintf(w->buf + w->len, avail, fmt, ap);
+    if (n < 0 || (size_t) n >= avail) {
         /* Keep the text so far well-formed; the scrape fails anyway. */
         w->buf[w->len] = '\0';
-        w->overflow = 1;
+        w->overflow    = 1;
         return;
     }
-    w->len += (size_t)n;
+    w->len += (size_t) n;
 }
 
 void
@@ -116,9 +116,9 @@ evpl_metrics_sample(struct evpl_metrics_writer *w, const char *name, const char 
                     uint64_t value)
 {
     if (labels != NULL && labels[0] != '\0') {
-        evpl_metrics_printf(w, "%s{%s} %llu\n", name, labels, (unsigned long long)value);
+        evpl_metrics_printf(w, "%s{%s} %llu\n", name, labels, (unsigned long long) value);
     } else {
-        evpl_metrics_printf(w, "%s %llu\n", name, (unsigned long long)value);
+        evpl_metrics_printf(w, "%s %llu\n", name, (unsigned long long) value);
     }
 }
 
@@ -127,7 +127,7 @@ evpl_metrics_histogram(struct evpl_metrics_writer *w, const char *name, const ch
                        const uint64_t *bounds, const uint64_t *counts, int nbuckets, uint64_t sum,
                        uint64_t count)
 {
-    const char *sep = (labels != NULL && labels[0] != '\0') ? "," : "";
+    const char *sep        = (labels != NULL && labels[0] != '\0') ? "," : "";
     uint64_t    cumulative = 0;
 
     if (labels == NULL) {
@@ -136,16 +136,16 @@ evpl_metrics_histogram(struct evpl_metrics_writer *w, const char *name, const ch
     for (int i = 0; i < nbuckets; i++) {
         cumulative += counts[i];
         evpl_metrics_printf(w, "%s_bucket{%s%sle=\"%llu\"} %llu\n", name, labels, sep,
-                            (unsigned long long)bounds[i], (unsigned long long)cumulative);
+                            (unsigned long long) bounds[i], (unsigned long long) cumulative);
     }
     evpl_metrics_printf(w, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
-                        (unsigned long long)count);
+                        (unsigned long long) count);
     if (labels[0] != '\0') {
         evpl_metrics_printf(w, "%s_sum{%s} %llu\n%s_count{%s} %llu\n", name, labels,
-                            (unsigned long long)sum, name, labels, (unsigned long long)count);
+                            (unsigned long long) sum, name, labels, (unsigned long long) count);
     } else {
-        evpl_metrics_printf(w, "%s_sum %llu\n%s_count %llu\n", name, (unsigned long long)sum, name,
-                            (unsigned long long)count);
+        evpl_metrics_printf(w, "%s_sum %llu\n%s_count %llu\n", name, (unsigned long long) sum, name,
+                            (unsigned long long) count);
     }
 }
 
@@ -193,16 +193,16 @@ static int
 source_list_add(struct metrics_source_list *list, evpl_metrics_fn fn, void *private_data)
 {
     if (list->num == list->max) {
-        int                    max = list->max ? list->max * 2 : 8;
-        struct metrics_source *items = realloc(list->items, sizeof(*items) * (size_t)max);
+        int                    max   = list->max ? list->max * 2 : 8;
+        struct metrics_source *items = realloc(list->items, sizeof(*items) * (size_t) max);
 
         if (items == NULL) {
             return -1;
         }
         list->items = items;
-        list->max = max;
+        list->max   = max;
     }
-    list->items[list->num].fn = fn;
+    list->items[list->num].fn           = fn;
     list->items[list->num].private_data = private_data;
     list->num++;
     return 0;
@@ -253,7 +253,7 @@ evpl_metrics_family_declare(const char *name, const char *type, const char *help
     } else if (metrics_num_families == METRICS_MAX_FAMILIES) {
         rc = -1;
     } else {
-        family = &metrics_families[metrics_num_families++];
+        family       = &metrics_families[metrics_num_families++];
         family->name = name;
         family->type = type;
         family->help = help;
@@ -356,14 +356,14 @@ evpl_metrics_scrape(char *buffer, int buffer_size)
         return -1;
     }
 
-    (void)evpl_config(); /* implicit initialisation trigger */
+    (void) evpl_config(); /* implicit initialisation trigger */
     shared = __atomic_load_n(&evpl_shared, __ATOMIC_ACQUIRE);
 
-    w.buf = buffer;
-    w.size = (size_t)buffer_size;
-    w.len = 0;
+    w.buf      = buffer;
+    w.size     = (size_t) buffer_size;
+    w.len      = 0;
     w.overflow = 0;
-    buffer[0] = '\0';
+    buffer[0]  = '\0';
 
     write_allocator_metrics(&w, shared ? shared->allocator : NULL);
 
@@ -380,5 +380,5 @@ evpl_metrics_scrape(char *buffer, int buffer_size)
     if (w.overflow) {
         return -1;
     }
-    return (int)w.len;
+    return (int) w.len;
 }

@@ -28,17 +28,17 @@ struct protocol_info {
 
 static const struct protocol_info protocol_table[EVPL_NUM_PROTO] = {
     [EVPL_DATAGRAM_SOCKET_UDP] = {"DATAGRAM_SOCKET_UDP", 0},
-    [EVPL_DATAGRAM_RDMACM_RC] = {"DATAGRAM_RDMACM_RC", C | R},
-    [EVPL_DATAGRAM_RDMACM_UD] = {"DATAGRAM_RDMACM_UD", 0},
-    [EVPL_STREAM_SOCKET_TCP] = {"STREAM_SOCKET_TCP", S | C},
-    [EVPL_STREAM_XLIO_TCP] = {"STREAM_XLIO_TCP", S | C},
+    [EVPL_DATAGRAM_RDMACM_RC]  = {"DATAGRAM_RDMACM_RC", C | R},
+    [EVPL_DATAGRAM_RDMACM_UD]  = {"DATAGRAM_RDMACM_UD", 0},
+    [EVPL_STREAM_SOCKET_TCP]   = {"STREAM_SOCKET_TCP", S | C},
+    [EVPL_STREAM_XLIO_TCP]     = {"STREAM_XLIO_TCP", S | C},
     [EVPL_STREAM_IO_URING_TCP] = {"STREAM_IO_URING_TCP", S | C},
-    [EVPL_STREAM_RDMACM_RC] = {"STREAM_RDMACM_RC", S | C | R},
-    [EVPL_STREAM_SOCKET_TLS] = {"STREAM_SOCKET_TLS", S | C},
-    [EVPL_DATAGRAM_TCP_RDMA] = {"DATAGRAM_TCP_RDMA", C | R},
-    [EVPL_STREAM_SOCKET_UNIX] = {"STREAM_SOCKET_UNIX", S | C | L},
-    [EVPL_STREAM_INPROC] = {"STREAM_INPROC", S | C | IP},
-    [EVPL_DATAGRAM_INPROC] = {"DATAGRAM_INPROC", C | IP | R},
+    [EVPL_STREAM_RDMACM_RC]    = {"STREAM_RDMACM_RC", S | C | R},
+    [EVPL_STREAM_SOCKET_TLS]   = {"STREAM_SOCKET_TLS", S | C},
+    [EVPL_DATAGRAM_TCP_RDMA]   = {"DATAGRAM_TCP_RDMA", C | R},
+    [EVPL_STREAM_SOCKET_UNIX]  = {"STREAM_SOCKET_UNIX", S | C | L},
+    [EVPL_STREAM_INPROC]       = {"STREAM_INPROC", S | C | IP},
+    [EVPL_DATAGRAM_INPROC]     = {"DATAGRAM_INPROC", C | IP | R},
 };
 
 #undef S
@@ -60,13 +60,13 @@ evpl_protocol_register(const struct evpl_protocol *protocol)
     const struct protocol_info *info;
 
     evpl_core_abort_if(protocol == NULL, "evpl_protocol_register: NULL protocol");
-    evpl_core_abort_if((unsigned int)protocol->id >= EVPL_NUM_PROTO,
-                       "evpl_protocol_register: protocol id %d out of range", (int)protocol->id);
+    evpl_core_abort_if((unsigned int) protocol->id >= EVPL_NUM_PROTO,
+                       "evpl_protocol_register: protocol id %d out of range", (int) protocol->id);
 
     info = &protocol_table[protocol->id];
 
     evpl_core_abort_if(protocol->name == NULL || strcmp(protocol->name, info->name) != 0,
-                       "protocol id %d registered as '%s', expected '%s'", (int)protocol->id,
+                       "protocol id %d registered as '%s', expected '%s'", (int) protocol->id,
                        protocol->name ? protocol->name : "(null)", info->name);
     evpl_core_abort_if((protocol->flags & CONTRACT_FLAGS) != info->flags,
                        "protocol %s registered with flags 0x%x, the contract requires 0x%x",
@@ -81,7 +81,7 @@ evpl_protocol_register(const struct evpl_protocol *protocol)
 const struct evpl_protocol *
 evpl_protocol_get(enum evpl_protocol_id id)
 {
-    if ((unsigned int)id >= EVPL_NUM_PROTO) {
+    if ((unsigned int) id >= EVPL_NUM_PROTO) {
         return NULL;
     }
     return __atomic_load_n(&registry[id], __ATOMIC_ACQUIRE);
@@ -92,14 +92,14 @@ evpl_protocol_get(enum evpl_protocol_id id)
 static const struct evpl_protocol *
 protocol_query(int id)
 {
-    (void)evpl_config();
-    return evpl_protocol_get((enum evpl_protocol_id)id);
+    (void) evpl_config();
+    return evpl_protocol_get((enum evpl_protocol_id) id);
 }
 
 int
 evpl_protocol_lookup(enum evpl_protocol_id *id, const char *name)
 {
-    (void)evpl_config();
+    (void) evpl_config();
 
     if (name == NULL) {
         return -1;
@@ -107,11 +107,11 @@ evpl_protocol_lookup(enum evpl_protocol_id *id, const char *name)
     for (int i = 0; i < EVPL_NUM_PROTO; i++) {
         if (strcmp(protocol_table[i].name, name) == 0) {
             /* A well-known but unavailable name is not found. */
-            if (evpl_protocol_get((enum evpl_protocol_id)i) == NULL) {
+            if (evpl_protocol_get((enum evpl_protocol_id) i) == NULL) {
                 return -1;
             }
             if (id != NULL) {
-                *id = (enum evpl_protocol_id)i;
+                *id = (enum evpl_protocol_id) i;
             }
             return 0;
         }
@@ -122,13 +122,13 @@ evpl_protocol_lookup(enum evpl_protocol_id *id, const char *name)
 int
 evpl_protocol_available(enum evpl_protocol_id protocol)
 {
-    return protocol_query((int)protocol) != NULL;
+    return protocol_query((int) protocol) != NULL;
 }
 
 int
 evpl_protocol_is_stream(enum evpl_protocol_id protocol)
 {
-    const struct evpl_protocol *p = protocol_query((int)protocol);
+    const struct evpl_protocol *p = protocol_query((int) protocol);
 
     return p != NULL && (p->flags & EVPL_PROTOCOL_STREAM) != 0;
 }
@@ -136,7 +136,7 @@ evpl_protocol_is_stream(enum evpl_protocol_id protocol)
 int
 evpl_protocol_is_local(enum evpl_protocol_id protocol)
 {
-    const struct evpl_protocol *p = protocol_query((int)protocol);
+    const struct evpl_protocol *p = protocol_query((int) protocol);
 
     return p != NULL && (p->flags & EVPL_PROTOCOL_LOCAL) != 0;
 }
@@ -144,7 +144,7 @@ evpl_protocol_is_local(enum evpl_protocol_id protocol)
 int
 evpl_protocol_is_inproc(enum evpl_protocol_id protocol)
 {
-    const struct evpl_protocol *p = protocol_query((int)protocol);
+    const struct evpl_protocol *p = protocol_query((int) protocol);
 
     return p != NULL && (p->flags & EVPL_PROTOCOL_INPROC) != 0;
 }

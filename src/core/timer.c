@@ -46,7 +46,7 @@ timer_index(struct evpl_timer *timer)
 static inline void
 heap_place(struct evpl *evpl, int i, struct evpl_timer_slot slot)
 {
-    evpl->timers[i]         = slot;
+    evpl->timers[i]          = slot;
     *timer_index(slot.timer) = (uint32_t) i;
 }
 

@@ -51,7 +51,7 @@ evpl_cache_spill(struct evpl_memory_loop *ml, unsigned int keep)
         head = last_kept->next;
     }
     count = ml->free_count - keep;
-    tail = head;
+    tail  = head;
     while (tail->next) {
         tail = tail->next;
     }
@@ -61,7 +61,7 @@ evpl_cache_spill(struct evpl_memory_loop *ml, unsigned int keep)
         ml->free_head = NULL;
     }
     ml->free_count = keep;
-    evpl_pool_put(ml->allocator, head, tail, (int)count);
+    evpl_pool_put(ml->allocator, head, tail, (int) count);
 }
 
 void
@@ -69,13 +69,13 @@ evpl_buffer_release(struct evpl *evpl, struct evpl_iovec_ref *ref)
 {
     struct evpl_buffer        *buffer = evpl_buffer_from_ref(ref);
     struct evpl_memory_domain *domain = buffer->domain;
-    struct evpl_memory_loop   *ml = evpl_memory_loop_of(evpl);
+    struct evpl_memory_loop   *ml     = evpl_memory_loop_of(evpl);
 
-    buffer->domain = NULL;
+    buffer->domain    = NULL;
     buffer->ref.flags = 0;
 
     if (ml && pthread_equal(ml->owner, pthread_self())) {
-        buffer->next = ml->free_head;
+        buffer->next  = ml->free_head;
         ml->free_head = buffer;
         if (++ml->free_count > ml->free_cap) {
             evpl_cache_spill(ml, ml->free_cap / 2);
@@ -101,9 +101,9 @@ evpl_buffer_take(struct evpl *evpl, unsigned int flags)
     if (ml && pthread_equal(ml->owner, pthread_self())) {
         if (ml->free_head == NULL) {
             ml->free_count =
-                (unsigned int)evpl_pool_get(ml->allocator, &ml->free_head, (int)ml->refill);
+                (unsigned int) evpl_pool_get(ml->allocator, &ml->free_head, (int) ml->refill);
         }
-        buffer = ml->free_head;
+        buffer        = ml->free_head;
         ml->free_head = buffer->next;
         ml->free_count--;
         buffer->domain = ml->domain;
@@ -113,8 +113,8 @@ evpl_buffer_take(struct evpl *evpl, unsigned int flags)
         buffer->domain = NULL;
     }
 
-    buffer->next = NULL;
-    buffer->used = 0;
+    buffer->next      = NULL;
+    buffer->used      = 0;
     buffer->ref.flags = flags;
     atomic_store_explicit(&buffer->ref.refcnt_atomic, 1, memory_order_relaxed);
     return buffer;
@@ -151,8 +151,8 @@ evpl_memory_loop_init(struct evpl *evpl)
     evpl_abort_if(ml->domain == NULL, "memory", "out of memory for a loop buffer cache");
     atomic_init(&ml->domain->refs, 1);
 
-    ml->allocator = evpl_allocator_current();
-    ml->owner = pthread_self();
+    ml->allocator   = evpl_allocator_current();
+    ml->owner       = pthread_self();
     ml->buffer_size = ml->allocator->buffer_size;
 
     cap = EVPL_CACHE_BYTES / ml->buffer_size;
@@ -161,7 +161,7 @@ evpl_memory_loop_init(struct evpl *evpl)
     } else if (cap > EVPL_CACHE_MAX) {
         cap = EVPL_CACHE_MAX;
     }
-    ml->free_cap = (unsigned int)cap;
+    ml->free_cap = (unsigned int) cap;
     ml->refill =
         ml->free_cap / 2 < EVPL_CACHE_MAX_REFILL ? ml->free_cap / 2 : EVPL_CACHE_MAX_REFILL;
     evpl->memory = ml;
@@ -194,7 +194,7 @@ evpl_memory_loop_cleanup(struct evpl *evpl)
         evpl_log_error("memory",
                        "loop %p destroyed while the application still holds references to "
                        "%lu buffer%s",
-                       (void *)evpl, outstanding, outstanding == 1 ? "" : "s");
+                       (void *) evpl, outstanding, outstanding == 1 ? "" : "s");
     }
     evpl_domain_put(ml->domain);
 

@@ -28,11 +28,11 @@ evpl_iovec_loop(struct evpl *evpl)
     struct evpl_memory_loop *ml;
 
     evpl_abort_if(evpl == NULL || evpl->memory == NULL, "memory",
-                  "iovec allocation needs a live loop (got %p)", (void *)evpl);
+                  "iovec allocation needs a live loop (got %p)", (void *) evpl);
     ml = evpl->memory;
     /* the packing state is the owning thread's alone */
     evpl_abort_if(!pthread_equal(ml->owner, pthread_self()), "memory",
-                  "iovec allocation on loop %p from a thread that does not own it", (void *)evpl);
+                  "iovec allocation on loop %p from a thread that does not own it", (void *) evpl);
     return ml;
 }
 
@@ -40,8 +40,8 @@ evpl_iovec_loop(struct evpl *evpl)
 static inline uint64_t
 evpl_align_offset(const struct evpl_buffer *buffer, uint64_t from, unsigned int alignment)
 {
-    uintptr_t base = (uintptr_t)buffer->data;
-    uintptr_t addr = (base + from + alignment - 1) & ~((uintptr_t)alignment - 1);
+    uintptr_t base = (uintptr_t) buffer->data;
+    uintptr_t addr = (base + from + alignment - 1) & ~((uintptr_t) alignment - 1);
 
     return addr - base;
 }
@@ -50,10 +50,10 @@ static inline void
 evpl_iovec_fill(struct evpl_iovec *iovec, struct evpl_buffer *buffer, uint64_t offset,
                 uint64_t length)
 {
-    iovec->data = (char *)buffer->data + offset;
-    iovec->length = (unsigned int)length;
-    iovec->pad = 0;
-    iovec->ref = &buffer->ref;
+    iovec->data   = (char *) buffer->data + offset;
+    iovec->length = (unsigned int) length;
+    iovec->pad    = 0;
+    iovec->ref    = &buffer->ref;
     evpl_iovec_ref_incr(&buffer->ref);
 }
 
@@ -80,7 +80,7 @@ evpl_iovec_alloc_impl(struct evpl *evpl, unsigned int length, unsigned int align
         return -1;
     }
 
-    ml = evpl_iovec_loop(evpl);
+    ml   = evpl_iovec_loop(evpl);
     size = ml->buffer_size;
 
     if (alignment == 0) {
@@ -89,7 +89,7 @@ evpl_iovec_alloc_impl(struct evpl *evpl, unsigned int length, unsigned int align
     evpl_abort_if(alignment & (alignment - 1), "memory", "iovec alignment %u is not a power of two",
                   alignment);
     evpl_abort_if(alignment > size, "memory", "iovec alignment %u exceeds buffer_size %llu",
-                  alignment, (unsigned long long)size);
+                  alignment, (unsigned long long) size);
 
     /* Common case: the request fits behind what is already packed. */
     current = ml->current[kind];
@@ -98,7 +98,7 @@ evpl_iovec_alloc_impl(struct evpl *evpl, unsigned int length, unsigned int align
         if (offset <= size && length <= size - offset) {
             evpl_iovec_fill(&r_iovec[0], current, offset, length);
             if (!reserve) {
-                current->used = (unsigned int)(offset + length);
+                current->used = (unsigned int) (offset + length);
             }
             return 1;
         }
@@ -106,7 +106,7 @@ evpl_iovec_alloc_impl(struct evpl *evpl, unsigned int length, unsigned int align
 
     /* Fresh buffers from here on.  No number of buffers can do better than
      * this bound, so fail before touching anything. */
-    if (((uint64_t)length + size - 1) / size > max_iovecs) {
+    if (((uint64_t) length + size - 1) / size > max_iovecs) {
         return -1;
     }
 
@@ -114,12 +114,12 @@ evpl_iovec_alloc_impl(struct evpl *evpl, unsigned int length, unsigned int align
     for (;;) {
         if (niov == max_iovecs) {
             /* alignment padding made it one too many: undo everything */
-            evpl_iovecs_release_internal(evpl, r_iovec, (int)niov);
+            evpl_iovecs_release_internal(evpl, r_iovec, (int) niov);
             return -1;
         }
         buffer = evpl_buffer_take(evpl, flags); /* the loop's reference */
         offset = evpl_align_offset(buffer, 0, alignment);
-        chunk = left < size - offset ? left : size - offset;
+        chunk  = left < size - offset ? left : size - offset;
         evpl_iovec_fill(&r_iovec[niov++], buffer, offset, chunk);
         left -= chunk;
         if (left == 0) {
@@ -132,7 +132,7 @@ evpl_iovec_alloc_impl(struct evpl *evpl, unsigned int length, unsigned int align
     /* Keep packing into whichever of the old and the last buffer has more
      * room; a full buffer is never kept, so it frees with its last iovec. */
     if (end < size && (current == NULL || size - end >= size - current->used)) {
-        buffer->used = (unsigned int)end;
+        buffer->used      = (unsigned int) end;
         ml->current[kind] = buffer;
         if (current) {
             evpl_iovec_ref_release(evpl, &current->ref);
@@ -145,7 +145,7 @@ evpl_iovec_alloc_impl(struct evpl *evpl, unsigned int length, unsigned int align
         ml->current[kind] = NULL;
         evpl_iovec_ref_release(evpl, &current->ref);
     }
-    return (int)niov;
+    return (int) niov;
 }
 
 int
@@ -163,10 +163,10 @@ evpl_iovec_alloc_global(struct evpl *evpl, struct evpl_iovec *r_iovec)
     struct evpl_buffer *buffer =
         evpl_buffer_take(evpl, EVPL_IOVEC_FLAG_SHARED | EVPL_IOVEC_FLAG_GLOBAL);
 
-    r_iovec->data = buffer->data;
+    r_iovec->data   = buffer->data;
     r_iovec->length = buffer->ref.slab->allocator->buffer_size;
-    r_iovec->pad = 0;
-    r_iovec->ref = &buffer->ref;
+    r_iovec->pad    = 0;
+    r_iovec->ref    = &buffer->ref;
 }
 
 int
@@ -179,7 +179,7 @@ evpl_iovec_reserve(struct evpl *evpl, unsigned int length, unsigned int alignmen
 void
 evpl_iovec_commit(struct evpl *evpl, unsigned int alignment, struct evpl_iovec *iovecs, int niovs)
 {
-    struct evpl_memory_loop *ml = evpl_iovec_loop(evpl);
+    struct evpl_memory_loop *ml      = evpl_iovec_loop(evpl);
     struct evpl_buffer      *current = ml->current[EVPL_CURRENT_LOCAL];
 
     if (alignment == 0) {
@@ -197,13 +197,13 @@ evpl_iovec_commit(struct evpl *evpl, unsigned int alignment, struct evpl_iovec *
         if (iovecs[i].ref != &current->ref) {
             continue;
         }
-        end = (uint64_t)((char *)iovecs[i].data - (char *)current->data) + iovecs[i].length;
+        end = (uint64_t) ((char *) iovecs[i].data - (char *) current->data) + iovecs[i].length;
         end = evpl_align_offset(current, end, alignment);
         if (end > ml->buffer_size) {
             end = ml->buffer_size;
         }
         if (end > current->used) {
-            current->used = (unsigned int)end;
+            current->used = (unsigned int) end;
         }
     }
 }
@@ -211,5 +211,5 @@ evpl_iovec_commit(struct evpl *evpl, unsigned int alignment, struct evpl_iovec *
 void
 evpl_iovec_profile_dump(const char *reason)
 {
-    (void)reason;
+    (void) reason;
 }

@@ -130,5 +130,5 @@ struct evpl_buffer *evpl_buffer_take(struct evpl *evpl, unsigned int flags);
 static inline struct evpl_buffer *
 evpl_buffer_from_ref(struct evpl_iovec_ref *ref)
 {
-    return (struct evpl_buffer *)ref;
+    return (struct evpl_buffer *) ref;
 }

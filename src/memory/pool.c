@@ -26,7 +26,7 @@ evpl_pool_now_ns(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 }
 
 /* Caller holds pool_lock.  Adds a freshly carved slab's buffers. */
@@ -34,7 +34,7 @@ static void
 evpl_pool_add_slab(struct evpl_allocator *allocator, struct evpl_slab *slab)
 {
     slab->buffers[slab->nbuffers - 1].next = allocator->free_head;
-    allocator->free_head = &slab->buffers[0];
+    allocator->free_head                   = &slab->buffers[0];
     allocator->free_count += slab->nbuffers;
     allocator->carved_buffers += slab->nbuffers;
     allocator->stats.total_slabs++;
@@ -45,11 +45,11 @@ static void *
 evpl_pool_producer(void *arg)
 {
     struct evpl_allocator *allocator = arg;
-    uint64_t               target = allocator->stats.target_buffers;
+    uint64_t               target    = allocator->stats.target_buffers;
 
     pthread_mutex_lock(&allocator->pool_lock);
     while (!allocator->shutdown) {
-        if (allocator->free_count + (uint64_t)allocator->producing * allocator->buffers_per_slab >=
+        if (allocator->free_count + (uint64_t) allocator->producing * allocator->buffers_per_slab >=
             target) {
             pthread_cond_wait(&allocator->producer_wake, &allocator->pool_lock);
             continue;
@@ -100,7 +100,7 @@ evpl_pool_get(struct evpl_allocator *allocator, struct evpl_buffer **head, int m
     }
 
     first = last = allocator->free_head;
-    n = 1;
+    n            = 1;
     while (n < max && last->next) {
         last = last->next;
         n++;
@@ -110,7 +110,7 @@ evpl_pool_get(struct evpl_allocator *allocator, struct evpl_buffer **head, int m
     last->next = NULL;
 
     if (allocator->num_producers > 0 &&
-        allocator->free_count + (uint64_t)allocator->producing * allocator->buffers_per_slab <
+        allocator->free_count + (uint64_t) allocator->producing * allocator->buffers_per_slab <
             allocator->stats.target_buffers) {
         pthread_cond_signal(&allocator->producer_wake);
     }
@@ -125,7 +125,7 @@ evpl_pool_put(struct evpl_allocator *allocator, struct evpl_buffer *head, struct
               int count)
 {
     pthread_mutex_lock(&allocator->pool_lock);
-    tail->next = allocator->free_head;
+    tail->next           = allocator->free_head;
     allocator->free_head = head;
     allocator->free_count += count;
     pthread_mutex_unlock(&allocator->pool_lock);
@@ -134,36 +134,36 @@ evpl_pool_put(struct evpl_allocator *allocator, struct evpl_buffer *head, struct
 struct evpl_allocator *
 evpl_allocator_create(const struct evpl_global_config *config)
 {
-    struct evpl_allocator *allocator = calloc(1, sizeof(*allocator));
+    struct evpl_allocator *allocator   = calloc(1, sizeof(*allocator));
     uint64_t               buffer_size = config->buffer_size;
-    uint64_t               slab_size = config->slab_size;
+    uint64_t               slab_size   = config->slab_size;
 
     evpl_abort_if(allocator == NULL, "memory", "out of memory for the allocator");
 
     if (buffer_size == 0 || buffer_size > EVPL_MAX_BUFFER_SIZE) {
         evpl_log_error("memory", "buffer_size %llu is out of range (1..%u); using %u",
-                       (unsigned long long)buffer_size, EVPL_MAX_BUFFER_SIZE,
+                       (unsigned long long) buffer_size, EVPL_MAX_BUFFER_SIZE,
                        EVPL_DEFAULT_BUFFER_SIZE);
         buffer_size = EVPL_DEFAULT_BUFFER_SIZE;
     }
     if (slab_size < buffer_size) {
         evpl_log_error("memory", "slab_size %llu is smaller than buffer_size %llu; using %llu",
-                       (unsigned long long)slab_size, (unsigned long long)buffer_size,
-                       (unsigned long long)buffer_size);
+                       (unsigned long long) slab_size, (unsigned long long) buffer_size,
+                       (unsigned long long) buffer_size);
         slab_size = buffer_size;
     } else if (slab_size % buffer_size) {
         uint64_t rounded = slab_size / buffer_size * buffer_size;
 
         evpl_log_info("memory", "slab_size %llu is not a multiple of buffer_size %llu; using %llu",
-                      (unsigned long long)slab_size, (unsigned long long)buffer_size,
-                      (unsigned long long)rounded);
+                      (unsigned long long) slab_size, (unsigned long long) buffer_size,
+                      (unsigned long long) rounded);
         slab_size = rounded;
     }
 
-    allocator->slab_size = slab_size;
-    allocator->buffer_size = (unsigned int)buffer_size;
-    allocator->buffers_per_slab = (unsigned int)(slab_size / buffer_size);
-    allocator->slab_align = buffer_size & -buffer_size; /* lowest set bit */
+    allocator->slab_size        = slab_size;
+    allocator->buffer_size      = (unsigned int) buffer_size;
+    allocator->buffers_per_slab = (unsigned int) (slab_size / buffer_size);
+    allocator->slab_align       = buffer_size & -buffer_size; /* lowest set bit */
     if (allocator->slab_align > (2u << 20)) {
         allocator->slab_align = 2u << 20;
     }
@@ -182,7 +182,7 @@ evpl_allocator_create(const struct evpl_global_config *config)
         unsigned int threads = config->preallocate_threads ? config->preallocate_threads : 1;
 
         allocator->stats.target_buffers =
-            (uint64_t)config->preallocate_slabs * allocator->buffers_per_slab;
+            (uint64_t) config->preallocate_slabs * allocator->buffers_per_slab;
         allocator->producers = calloc(threads, sizeof(*allocator->producers));
         evpl_abort_if(allocator->producers == NULL, "memory", "out of memory");
         for (unsigned int i = 0; i < threads; i++) {
@@ -223,7 +223,7 @@ evpl_allocator_destroy(struct evpl_allocator *allocator)
         pthread_join(allocator->producers[i], NULL);
     }
     free(allocator->producers);
-    allocator->producers = NULL;
+    allocator->producers     = NULL;
     allocator->num_producers = 0;
 
     pthread_mutex_lock(&allocator->pool_lock);
@@ -234,7 +234,7 @@ evpl_allocator_destroy(struct evpl_allocator *allocator)
         evpl_log_debug("memory",
                        "%llu buffers still in use at exit (live loops or held references); "
                        "leaving slabs mapped",
-                       (unsigned long long)outstanding);
+                       (unsigned long long) outstanding);
         return;
     }
 
@@ -258,7 +258,7 @@ void
 evpl_allocator_get_stats(struct evpl_allocator *allocator, struct evpl_allocator_stats *stats)
 {
     pthread_mutex_lock(&allocator->pool_lock);
-    *stats = allocator->stats;
+    *stats              = allocator->stats;
     stats->free_buffers = allocator->free_count;
     pthread_mutex_unlock(&allocator->pool_lock);
 }
@@ -268,7 +268,7 @@ evpl_allocator_current(void)
 {
     struct evpl_shared *shared;
 
-    (void)evpl_config(); /* implicit initialisation */
+    (void) evpl_config(); /* implicit initialisation */
     shared = __atomic_load_n(&evpl_shared, __ATOMIC_ACQUIRE);
     evpl_abort_if(shared == NULL || shared->allocator == NULL, "memory",
                   "the allocator is used before evpl_init() created it");
@@ -292,7 +292,7 @@ evpl_max_num_iovec(void)
     unsigned int max = atomic_load_explicit(&evpl_memory_max_num_iovec, memory_order_relaxed);
 
     if (__builtin_expect(max == 0, 0)) {
-        (void)evpl_allocator_current();
+        (void) evpl_allocator_current();
         max = atomic_load_explicit(&evpl_memory_max_num_iovec, memory_order_relaxed);
     }
     return max;

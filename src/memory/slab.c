@@ -25,8 +25,8 @@ static void *
 evpl_slab_map_huge(struct evpl_allocator *allocator, uint64_t size, uint64_t *map_size)
 {
 #ifdef MAP_HUGETLB
-    uint64_t hps = allocator->huge_page_size;
-    uint64_t len = (size + hps - 1) / hps * hps;
+    uint64_t hps   = allocator->huge_page_size;
+    uint64_t len   = (size + hps - 1) / hps * hps;
     int      flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB;
     void    *base;
 
@@ -44,11 +44,11 @@ evpl_slab_map_huge(struct evpl_allocator *allocator, uint64_t size, uint64_t *ma
         evpl_log_info("memory",
                       "huge pages of %llu bytes unavailable for a %llu byte slab (%s); "
                       "falling back to normal pages",
-                      (unsigned long long)hps, (unsigned long long)size, strerror(errno));
+                      (unsigned long long) hps, (unsigned long long) size, strerror(errno));
     }
 #else
-    (void)size;
-    (void)map_size;
+    (void) size;
+    (void) map_size;
     if (atomic_exchange(&allocator->huge_pages, 0)) {
         evpl_log_info("memory", "huge pages not supported here; using normal pages");
     }
@@ -66,7 +66,7 @@ static void *
 evpl_slab_map_aligned(uint64_t size, uint64_t align)
 {
     int      flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t page  = (uint64_t) sysconf(_SC_PAGESIZE);
     char    *raw, *base;
 
     if (align <= page) {
@@ -78,12 +78,12 @@ evpl_slab_map_aligned(uint64_t size, uint64_t align)
     if (raw == MAP_FAILED) {
         return NULL;
     }
-    base = (char *)(((uintptr_t)raw + align - 1) & ~((uintptr_t)align - 1));
+    base = (char *) (((uintptr_t) raw + align - 1) & ~((uintptr_t) align - 1));
     if (base > raw) {
-        munmap(raw, (size_t)(base - raw));
+        munmap(raw, (size_t) (base - raw));
     }
     if (raw + size + align > base + size) {
-        munmap(base + size, (size_t)(raw + size + align - (base + size)));
+        munmap(base + size, (size_t) (raw + size + align - (base + size)));
     }
     return base;
 }
@@ -93,8 +93,8 @@ evpl_slab_create(struct evpl_allocator *allocator, int carve)
 {
     struct evpl_slab *slab;
     uint64_t          map_size = allocator->slab_size;
-    void             *base = NULL;
-    int               huge = 0;
+    void             *base     = NULL;
+    int               huge     = 0;
 
     if (atomic_load_explicit(&allocator->huge_pages, memory_order_relaxed)) {
         base = evpl_slab_map_huge(allocator, allocator->slab_size, &map_size);
@@ -102,31 +102,31 @@ evpl_slab_create(struct evpl_allocator *allocator, int carve)
     }
     if (base == NULL) {
         map_size = allocator->slab_size;
-        base = evpl_slab_map_aligned(map_size, allocator->slab_align);
+        base     = evpl_slab_map_aligned(map_size, allocator->slab_align);
         evpl_abort_if(base == NULL, "memory", "cannot map a slab of %llu bytes: %s",
-                      (unsigned long long)map_size, strerror(errno));
+                      (unsigned long long) map_size, strerror(errno));
     }
 
     slab = calloc(1, sizeof(*slab));
     evpl_abort_if(slab == NULL, "memory", "out of memory for a slab descriptor");
-    slab->base = base;
-    slab->size = allocator->slab_size;
-    slab->map_size = map_size;
+    slab->base      = base;
+    slab->size      = allocator->slab_size;
+    slab->map_size  = map_size;
     slab->allocator = allocator;
-    slab->huge = huge;
+    slab->huge      = huge;
 
     if (carve) {
         slab->nbuffers = allocator->buffers_per_slab;
-        slab->buffers = calloc(slab->nbuffers, sizeof(*slab->buffers));
+        slab->buffers  = calloc(slab->nbuffers, sizeof(*slab->buffers));
         evpl_abort_if(slab->buffers == NULL, "memory", "out of memory for %u buffer headers",
                       slab->nbuffers);
         for (unsigned int i = 0; i < slab->nbuffers; i++) {
             struct evpl_buffer *buffer = &slab->buffers[i];
 
-            buffer->ref.slab = slab;
+            buffer->ref.slab    = slab;
             buffer->ref.release = evpl_buffer_release;
-            buffer->data = (char *)base + (uint64_t)i * allocator->buffer_size;
-            buffer->next = i + 1 < slab->nbuffers ? &slab->buffers[i + 1] : NULL;
+            buffer->data        = (char *) base + (uint64_t) i * allocator->buffer_size;
+            buffer->next        = i + 1 < slab->nbuffers ? &slab->buffers[i + 1] : NULL;
         }
     }
 
@@ -136,12 +136,12 @@ evpl_slab_create(struct evpl_allocator *allocator, int carve)
 
         slab->registration[i] = hook->register_slab(base, slab->size, hook->private_data);
     }
-    slab->next = allocator->slabs;
+    slab->next       = allocator->slabs;
     allocator->slabs = slab;
     pthread_mutex_unlock(&allocator->slab_lock);
 
     evpl_log_debug("memory", "mapped %s slab %p of %llu bytes (%u buffers)",
-                   huge ? "hugetlb" : "normal", base, (unsigned long long)slab->size,
+                   huge ? "hugetlb" : "normal", base, (unsigned long long) slab->size,
                    slab->nbuffers);
     return slab;
 }
@@ -182,9 +182,9 @@ evpl_allocator_add_registration_hook(struct evpl_allocator  *allocator,
         return -1;
     }
     allocator->hooks[index] = (struct evpl_registration_hook){
-        .register_slab = register_slab,
+        .register_slab   = register_slab,
         .unregister_slab = unregister_slab,
-        .private_data = private_data,
+        .private_data    = private_data,
     };
     for (struct evpl_slab *slab = allocator->slabs; slab; slab = slab->next) {
         slab->registration[index] = register_slab(slab->base, slab->size, private_data);
@@ -213,7 +213,7 @@ void *
 evpl_slab_alloc(void **slab_private)
 {
     struct evpl_allocator *allocator = evpl_allocator_current();
-    struct evpl_slab      *slab = evpl_slab_create(allocator, 0);
+    struct evpl_slab      *slab      = evpl_slab_create(allocator, 0);
 
     pthread_mutex_lock(&allocator->pool_lock);
     allocator->stats.outstanding_slabs++;

@@ -62,7 +62,7 @@ struct evpl_thread {
 static void
 evpl_thread_stop_doorbell(struct evpl *evpl, struct evpl_doorbell *doorbell)
 {
-    (void)doorbell;
+    (void) doorbell;
 
     if (atomic_load_explicit(&evpl->running, memory_order_acquire)) {
         evpl_stop(evpl);
@@ -78,7 +78,7 @@ evpl_thread_main(void *arg)
 
     pthread_setname_np(pthread_self(), EVPL_THREAD_NAME);
 
-    evpl = evpl_create(thread->config);
+    evpl           = evpl_create(thread->config);
     thread->config = NULL;
 
     /*
@@ -94,7 +94,7 @@ evpl_thread_main(void *arg)
 
     pthread_mutex_lock(&thread->lock);
     thread->private_data = private_data;
-    thread->ready = 1;
+    thread->ready        = 1;
     pthread_cond_signal(&thread->cond);
     pthread_mutex_unlock(&thread->lock);
 
@@ -137,10 +137,10 @@ evpl_thread_create(struct evpl_thread_config *config, evpl_thread_init_callback_
     thread = calloc(1, sizeof(*thread));
     evpl_thread_abort_if(thread == NULL, "out of memory allocating a thread handle");
 
-    thread->config = config;
-    thread->init_function = init_function;
+    thread->config            = config;
+    thread->init_function     = init_function;
     thread->shutdown_function = shutdown_function;
-    thread->private_data = private_data;
+    thread->private_data      = private_data;
 
     pthread_mutex_init(&thread->lock, NULL);
     pthread_cond_init(&thread->cond, NULL);

@@ -14,7 +14,7 @@
 static long long
 ts_ns(const struct timespec *ts)
 {
-    return (long long)ts->tv_sec * NS + ts->tv_nsec;
+    return (long long) ts->tv_sec * NS + ts->tv_nsec;
 }
 
 static long long
@@ -32,11 +32,11 @@ hammer(void *arg)
     struct timespec ts;
     long long       prev = 0;
 
-    (void)arg;
+    (void) arg;
     for (int i = 0; i < 500000; i++) {
         evpl_get_hf_monotonic_time(NULL, &ts);
         if (ts.tv_nsec < 0 || ts.tv_nsec >= NS || ts_ns(&ts) < prev) {
-            return (void *)1;
+            return (void *) 1;
         }
         prev = ts_ns(&ts);
     }
@@ -46,8 +46,8 @@ hammer(void *arg)
 static void
 check_mode(void *arg)
 {
-    unsigned int               mode = (unsigned int)(long)arg;
-    struct evpl_global_config *c = evpl_global_config_init();
+    unsigned int               mode = (unsigned int) (long) arg;
+    struct evpl_global_config *c    = evpl_global_config_init();
     struct timespec            ts;
     long long                  before, hf, after, start;
     pthread_t                  threads[4];
@@ -60,7 +60,7 @@ check_mode(void *arg)
         before = mono_ns();
         evpl_get_hf_monotonic_time(NULL, &ts);
         after = mono_ns();
-        hf = ts_ns(&ts);
+        hf    = ts_ns(&ts);
         test_assert_msg(hf >= before - 2000000 && hf <= after + 2000000,
                         "mode %u: hf %lld outside [%lld, %lld]", mode, hf, before, after);
     }
@@ -95,7 +95,7 @@ virtual_clock_real_time(void *arg)
     struct timespec            a, b;
     struct timespec            d = {0, 2000000};
 
-    (void)arg;
+    (void) arg;
     evpl_global_config_set_virtual_clock(c, 1);
     evpl_init(c);
     evpl_get_hf_monotonic_time(NULL, &a);
@@ -111,15 +111,15 @@ main(int argc, char **argv)
     struct child_result res;
     struct timespec     ts;
 
-    (void)argc;
-    (void)argv;
+    (void) argc;
+    (void) argv;
 
     /* Usable before initialisation (OS clock), without initialising. */
     evpl_get_hf_monotonic_time(NULL, &ts);
     test_assert(ts.tv_nsec >= 0 && ts.tv_nsec < NS);
 
     for (long mode = 0; mode <= 2; mode++) {
-        run_in_child(check_mode, (void *)mode, &res);
+        run_in_child(check_mode, (void *) mode, &res);
         child_expect(child_exited_ok(&res), &res, "hf time mode check");
     }
 

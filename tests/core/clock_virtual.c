@@ -12,10 +12,10 @@
 static void *
 advancer(void *arg)
 {
-    (void)arg;
+    (void) arg;
     for (int i = 0; i < 10000; i++) {
         evpl_virtual_clock_advance(1);
-        (void)evpl_virtual_clock_now();
+        (void) evpl_virtual_clock_now();
     }
     return NULL;
 }
@@ -27,7 +27,7 @@ enabled(void *arg)
     pthread_t                  threads[4];
     struct evpl               *evpl;
 
-    (void)arg;
+    (void) arg;
     evpl_global_config_set_virtual_clock(c, 1);
     evpl_init(c);
 
@@ -60,15 +60,15 @@ enabled(void *arg)
 static void
 now_before_init(void *arg)
 {
-    (void)arg;
-    (void)evpl_virtual_clock_now();
+    (void) arg;
+    (void) evpl_virtual_clock_now();
     exit(3);
 }
 
 static void
 advance_before_init(void *arg)
 {
-    (void)arg;
+    (void) arg;
     evpl_virtual_clock_advance(1);
     exit(3);
 }
@@ -76,17 +76,17 @@ advance_before_init(void *arg)
 static void
 now_not_enabled(void *arg)
 {
-    (void)arg;
+    (void) arg;
     evpl_init(NULL);
-    (void)evpl_virtual_clock_now();
+    (void) evpl_virtual_clock_now();
     exit(3);
 }
 
 static void
 advance_not_enabled(void *arg)
 {
-    (void)arg;
-    (void)evpl_protocol_available(EVPL_STREAM_SOCKET_TCP); /* implicit init */
+    (void) arg;
+    (void) evpl_protocol_available(EVPL_STREAM_SOCKET_TCP); /* implicit init */
     evpl_virtual_clock_advance(1);
     exit(3);
 }
@@ -96,8 +96,8 @@ main(int argc, char **argv)
 {
     struct child_result res;
 
-    (void)argc;
-    (void)argv;
+    (void) argc;
+    (void) argv;
 
     run_in_child(enabled, NULL, &res);
     child_expect(child_exited_ok(&res), &res, "virtual clock enabled");

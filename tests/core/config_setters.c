@@ -22,9 +22,9 @@ sink(const char *level, const char *module, const char *srcfile, int lineno, con
 {
     char msg[1024];
 
-    (void)module;
-    (void)srcfile;
-    (void)lineno;
+    (void) module;
+    (void) srcfile;
+    (void) lineno;
     vsnprintf(msg, sizeof(msg), fmt, argp);
 
     pthread_mutex_lock(&log_lock);
@@ -44,7 +44,7 @@ static void
 reset_counts(void)
 {
     n_error = n_info = n_other = 0;
-    last_error[0] = '\0';
+    last_error[0]              = '\0';
 }
 
 static void
@@ -116,7 +116,7 @@ set_everything(struct evpl_global_config *c)
 static void
 check_huge_page_sizes(void)
 {
-    struct evpl_global_config *c = evpl_global_config_init();
+    struct evpl_global_config *c         = evpl_global_config_init();
     static const uint64_t      invalid[] = {
              0, 1, 3, 1000, 4096 /* the base page itself */, 3ull << 20, 32ull << 30, 1ull << 63,
     };
@@ -125,7 +125,7 @@ check_huge_page_sizes(void)
         reset_counts();
         evpl_global_config_set_huge_page_size(c, invalid[i]);
         test_assert_msg(n_error == 1, "huge page size %llu: %d errors logged, expected 1",
-                        (unsigned long long)invalid[i], n_error);
+                        (unsigned long long) invalid[i], n_error);
         /* The message says what is kept (2 MiB, the default). */
         test_assert_msg(strstr(last_error, "2097152") != NULL, "error '%s' lacks kept value",
                         last_error);
@@ -151,7 +151,7 @@ static void
 check_affinity(void)
 {
     struct evpl_thread_config *t;
-    int                        ok[] = {0, 1, 1, 1023};
+    int                        ok[]  = {0, 1, 1, 1023};
     int                        neg[] = {0, -1};
     int                        big[] = {1024};
 
@@ -177,7 +177,7 @@ configs_without_init(void *arg)
 {
     struct evpl_global_config *c;
 
-    (void)arg;
+    (void) arg;
     evpl_set_log_fn(sink, NULL);
 
     c = evpl_global_config_init();
@@ -202,7 +202,7 @@ datagram_clamp(void *arg)
 {
     struct evpl_global_config *c = evpl_global_config_init();
 
-    (void)arg;
+    (void) arg;
     evpl_set_log_fn(sink, NULL);
     evpl_global_config_set_buffer_size(c, 16384);
     evpl_global_config_set_slab_size(c, 16 << 20);
@@ -217,7 +217,7 @@ datagram_clamp(void *arg)
 static void
 thread_config_implicit(void *arg)
 {
-    (void)arg;
+    (void) arg;
     check_affinity();
     /* The library is initialised now (A.9): protocol queries work and the
      * slab size is the default. */
@@ -229,8 +229,8 @@ main(int argc, char **argv)
 {
     struct child_result res;
 
-    (void)argc;
-    (void)argv;
+    (void) argc;
+    (void) argv;
 
     run_in_child(configs_without_init, NULL, &res);
     child_expect(child_exited_ok(&res), &res, "config setters");

@@ -12,11 +12,11 @@
 
 #define MANY 1000
 
-static char  log_buf[256];
-static int   log_len;
-static int   runs[MANY];
-static int   self_rearm;
-static int   pass_ended;
+static char log_buf[256];
+static int  log_len;
+static int  runs[MANY];
+static int  self_rearm;
+static int  pass_ended;
 
 static struct evpl_deferral d_a, d_b, d_c, d_self, d_removed, many[MANY];
 

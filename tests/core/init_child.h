@@ -25,7 +25,7 @@ child_read_file(FILE *f, char *buf, size_t len)
     size_t n;
 
     rewind(f);
-    n = fread(buf, 1, len - 1, f);
+    n      = fread(buf, 1, len - 1, f);
     buf[n] = '\0';
     fclose(f);
 }

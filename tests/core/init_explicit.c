@@ -18,7 +18,7 @@ init_null_and_return(void *arg)
 {
     struct sigaction sa;
 
-    (void)arg;
+    (void) arg;
     evpl_init(NULL);
     if (sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler != SIG_IGN) {
         fprintf(stderr, "SIGPIPE is not ignored after evpl_init\n");
@@ -30,7 +30,7 @@ init_null_and_return(void *arg)
 static void
 init_config_and_return(void *arg)
 {
-    (void)arg;
+    (void) arg;
     evpl_test_init(g_argc, g_argv);
     test_assert(evpl_get_slab_size() > 0);
 }
@@ -38,7 +38,7 @@ init_config_and_return(void *arg)
 static void
 init_twice(void *arg)
 {
-    (void)arg;
+    (void) arg;
     evpl_init(NULL);
     evpl_init(NULL);
     exit(3); /* not reached */
@@ -47,8 +47,8 @@ init_twice(void *arg)
 static void
 init_after_protocol_query(void *arg)
 {
-    (void)arg;
-    (void)evpl_protocol_available(EVPL_STREAM_SOCKET_TCP);
+    (void) arg;
+    (void) evpl_protocol_available(EVPL_STREAM_SOCKET_TCP);
     evpl_init(NULL);
     exit(3);
 }
@@ -58,7 +58,7 @@ init_after_thread_config(void *arg)
 {
     struct evpl_thread_config *config;
 
-    (void)arg;
+    (void) arg;
     config = evpl_thread_config_init();
     evpl_thread_config_release(config);
     evpl_init(evpl_global_config_init());
@@ -70,7 +70,7 @@ init_after_scrape(void *arg)
 {
     char buf[8192];
 
-    (void)arg;
+    (void) arg;
     test_assert(evpl_metrics_scrape(buf, sizeof(buf)) > 0);
     evpl_init(NULL);
     exit(3);
@@ -81,7 +81,7 @@ init_after_create(void *arg)
 {
     struct evpl *evpl;
 
-    (void)arg;
+    (void) arg;
     evpl = evpl_create(NULL);
     evpl_destroy(evpl);
     evpl_init(NULL);
@@ -93,7 +93,7 @@ init_kqueue(void *arg)
 {
     struct evpl_global_config *config = evpl_global_config_init();
 
-    (void)arg;
+    (void) arg;
     evpl_global_config_set_core_mech(config, EVPL_CORE_MECH_KQUEUE);
     evpl_init(config);
     exit(3);
@@ -104,7 +104,7 @@ create_without_init(void *arg)
 {
     struct evpl *evpl;
 
-    (void)arg;
+    (void) arg;
     evpl = evpl_create(NULL);
     test_assert(evpl != NULL);
     evpl_destroy(evpl);

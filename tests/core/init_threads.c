@@ -16,7 +16,7 @@ static pthread_barrier_t barrier;
 static void *
 racer(void *arg)
 {
-    long i = (long)arg;
+    long i = (long) arg;
 
     pthread_barrier_wait(&barrier);
 
@@ -24,15 +24,15 @@ racer(void *arg)
     case 0: {
         enum evpl_protocol_id id;
 
-        (void)evpl_protocol_lookup(&id, "STREAM_SOCKET_TCP");
-        (void)evpl_protocol_available(EVPL_DATAGRAM_SOCKET_UDP);
+        (void) evpl_protocol_lookup(&id, "STREAM_SOCKET_TCP");
+        (void) evpl_protocol_available(EVPL_DATAGRAM_SOCKET_UDP);
         break;
     }
     case 1: {
         static _Thread_local char buf[16384];
 
         if (evpl_metrics_scrape(buf, sizeof(buf)) <= 0) {
-            return (void *)1;
+            return (void *) 1;
         }
         break;
     }
@@ -57,10 +57,10 @@ race(void *arg)
 {
     pthread_t threads[NTHREADS];
 
-    (void)arg;
+    (void) arg;
     pthread_barrier_init(&barrier, NULL, NTHREADS);
     for (long i = 0; i < NTHREADS; i++) {
-        test_assert(pthread_create(&threads[i], NULL, racer, (void *)i) == 0);
+        test_assert(pthread_create(&threads[i], NULL, racer, (void *) i) == 0);
     }
     for (int i = 0; i < NTHREADS; i++) {
         void *rc;
@@ -81,15 +81,15 @@ main(int argc, char **argv)
 {
     struct child_result res;
 
-    (void)argc;
-    (void)argv;
+    (void) argc;
+    (void) argv;
 
     for (int round = 0; round < 5; round++) {
         run_in_child(race, NULL, &res);
         child_expect(child_exited_ok(&res), &res, "racing implicit initialisation failed");
     }
 
-    run_in_child(race, (void *)1, &res);
+    run_in_child(race, (void *) 1, &res);
     child_expect(child_aborted(&res), &res, "evpl_init() after implicit init must abort");
     return 0;
 }

@@ -14,7 +14,7 @@ emit_messages(void *arg)
 {
     struct evpl_global_config *c = evpl_global_config_init();
 
-    (void)arg;
+    (void) arg;
     evpl_global_config_set_huge_page_size(c, 3); /* one error line */
     evpl_global_config_release(c);
     evpl_abort("mymod", "/build/src/x/file.c", 77, "quote\" backslash\\ newline\n tab\t end");
@@ -27,7 +27,7 @@ valid_time(const char *line)
     static const char pattern[] = "time=dddd-dd-ddTdd:dd:dd.dddddddddZ ";
 
     for (size_t i = 0; i < sizeof(pattern) - 1; i++) {
-        if (pattern[i] == 'd' ? !isdigit((unsigned char)line[i]) : line[i] != pattern[i]) {
+        if (pattern[i] == 'd' ? !isdigit((unsigned char) line[i]) : line[i] != pattern[i]) {
             return 0;
         }
     }
@@ -53,19 +53,19 @@ main(int argc, char **argv)
     struct child_result res;
     char               *line1, *line2, *nl;
 
-    (void)argc;
-    (void)argv;
+    (void) argc;
+    (void) argv;
 
     run_in_child(emit_messages, NULL, &res);
     child_expect(child_aborted(&res), &res, "evpl_abort must end with SIGABRT");
     child_expect(res.out[0] == '\0', &res, "the library wrote to stdout");
 
     line1 = res.err;
-    nl = strchr(line1, '\n');
+    nl    = strchr(line1, '\n');
     child_expect(nl != NULL, &res, "no complete first line");
-    *nl = '\0';
+    *nl   = '\0';
     line2 = nl + 1;
-    nl = strchr(line2, '\n');
+    nl    = strchr(line2, '\n');
     child_expect(nl != NULL, &res, "no complete second line");
     *nl = '\0';
     child_expect(nl[1] == '\0', &res, "more than two lines");
@@ -88,7 +88,7 @@ main(int argc, char **argv)
     child_expect(child_exited_ok(&res), &res, "evpl_init(NULL)");
     child_expect(strstr(res.err, "level=debug") == NULL, &res, "debug line printed by default");
 
-    run_in_child(init_quietly, (void *)1, &res);
+    run_in_child(init_quietly, (void *) 1, &res);
     child_expect(child_exited_ok(&res), &res, "evpl_init(NULL) with EVPL_LOG_LEVEL=debug");
     child_expect(strstr(res.err, "level=debug module=core") != NULL &&
                      strstr(res.err, "message=\"initialised:") != NULL,

@@ -42,10 +42,10 @@ sink_b(const char *level, const char *module, const char *srcfile, int lineno, c
 {
     char buf[256];
 
-    (void)level;
-    (void)module;
-    (void)srcfile;
-    (void)lineno;
+    (void) level;
+    (void) module;
+    (void) srcfile;
+    (void) lineno;
     vsnprintf(buf, sizeof(buf), fmt, argp);
     __atomic_add_fetch(&count_b, 1, __ATOMIC_RELAXED);
 }
@@ -75,7 +75,7 @@ abort_flush(void)
 static void
 call_abort(void *arg)
 {
-    (void)arg;
+    (void) arg;
     evpl_set_log_fn(abort_sink, abort_flush);
     evpl_abort("mytest", "here.c", 42, "broken invariant %d/%s", 7, "x");
 }
@@ -83,7 +83,7 @@ call_abort(void *arg)
 static void
 call_abort_no_flush(void *arg)
 {
-    (void)arg;
+    (void) arg;
     evpl_set_log_fn(abort_sink, NULL);
     evpl_abort("mytest", "here.c", 43, "no flush hook");
 }
@@ -92,10 +92,10 @@ call_abort_no_flush(void *arg)
 static void
 library_abort(void *arg)
 {
-    (void)arg;
+    (void) arg;
     evpl_set_log_fn(abort_sink, abort_flush);
     evpl_init(NULL);
-    (void)evpl_virtual_clock_now();
+    (void) evpl_virtual_clock_now();
 }
 
 /* --- sink replacement racing with logging threads --- */
@@ -107,7 +107,7 @@ logger(void *arg)
 {
     struct evpl_global_config *c = evpl_global_config_init();
 
-    (void)arg;
+    (void) arg;
     while (!__atomic_load_n(&stop_logging, __ATOMIC_RELAXED)) {
         evpl_global_config_set_huge_page_size(c, 3); /* logs one error */
     }
@@ -141,8 +141,8 @@ main(int argc, char **argv)
     struct evpl_global_config *c;
     struct child_result        res;
 
-    (void)argc;
-    (void)argv;
+    (void) argc;
+    (void) argv;
 
     /* Children first, while this process has no threads. */
     run_in_child(call_abort, NULL, &res);

@@ -32,10 +32,10 @@ void
 evpl_log_emit(const char *level, const char *module, const char *srcfile, int lineno,
               const char *fmt, ...)
 {
-    (void)module;
-    (void)srcfile;
-    (void)lineno;
-    (void)fmt;
+    (void) module;
+    (void) srcfile;
+    (void) lineno;
+    (void) fmt;
     if (strcmp(level, "error") == 0) {
         n_errors++;
     }
@@ -44,7 +44,7 @@ evpl_log_emit(const char *level, const char *module, const char *srcfile, int li
 void
 evpl_allocator_get_stats(struct evpl_allocator *allocator, struct evpl_allocator_stats *stats)
 {
-    (void)allocator;
+    (void) allocator;
     memset(stats, 0, sizeof(*stats));
 }
 
@@ -55,7 +55,7 @@ queue_depth_samples(struct evpl_metrics_writer *w, void *private_data)
 {
     char device[64], labels[128];
 
-    evpl_metrics_escape_label(device, sizeof(device), (const char *)private_data);
+    evpl_metrics_escape_label(device, sizeof(device), (const char *) private_data);
     snprintf(labels, sizeof(labels), "device=\"%s\",type=\"io_uring\"", device);
     evpl_metrics_sample(w, "evpl_block_queue_depth", labels, 3);
 }
@@ -66,7 +66,7 @@ latency_samples(struct evpl_metrics_writer *w, void *private_data)
     static const uint64_t bounds[] = {1000, 10000, 100000};
     static const uint64_t counts[] = {1, 2, 3};
 
-    (void)private_data;
+    (void) private_data;
     /* 7 observations: 6 in the buckets, 1 above the last bound. */
     evpl_metrics_histogram(w, "evpl_block_latency_nanoseconds",
                            "device=\"d0\",type=\"io_uring\",op=\"read\"", bounds, counts, 3, 123456,
@@ -76,7 +76,7 @@ latency_samples(struct evpl_metrics_writer *w, void *private_data)
 static void
 own_family(struct evpl_metrics_writer *w, void *private_data)
 {
-    (void)private_data;
+    (void) private_data;
     evpl_metrics_family(w, "evpl_test_widgets", EVPL_METRICS_GAUGE, "Widgets in the test.");
     evpl_metrics_sample(w, "evpl_test_widgets", NULL, 5);
 }
@@ -84,7 +84,7 @@ own_family(struct evpl_metrics_writer *w, void *private_data)
 static void
 declared_samples(struct evpl_metrics_writer *w, void *private_data)
 {
-    (void)private_data;
+    (void) private_data;
     evpl_metrics_sample(w, "evpl_test_things_total", "kind=\"x\"", 9);
 }
 
@@ -123,8 +123,8 @@ main(int argc, char **argv)
     const char *p;
     int         len, rc;
 
-    (void)argc;
-    (void)argv;
+    (void) argc;
+    (void) argv;
 
     /* Families: declare, re-declare, conflicting type, unknown family. */
     test_assert_eq(evpl_metrics_family_declare("evpl_test_things_total", EVPL_METRICS_COUNTER,
@@ -181,11 +181,11 @@ main(int argc, char **argv)
 
     /* Bounded at every size with writers active. */
     for (int size = 0; size <= len + 1; size++) {
-        memset(buf, 0xA5, (size_t)size + 64);
+        memset(buf, 0xA5, (size_t) size + 64);
         rc = evpl_metrics_scrape(buf, size);
         test_assert_eq(rc, size > len ? len : -1);
         for (int i = size; i < size + 64; i++) {
-            test_assert((unsigned char)buf[i] == 0xA5);
+            test_assert((unsigned char) buf[i] == 0xA5);
         }
     }
 

@@ -90,7 +90,7 @@ promtool_check(const char *text, int len)
     snprintf(cmd, sizeof(cmd), "promtool check metrics >%s 2>&1", tmpl);
     p = popen(cmd, "w");
     test_assert(p != NULL);
-    test_assert(fwrite(text, 1, (size_t)len, p) == (size_t)len);
+    test_assert(fwrite(text, 1, (size_t) len, p) == (size_t) len);
     status = pclose(p);
 
     f = fopen(tmpl, "r");
@@ -118,10 +118,10 @@ scraper(void *arg)
 {
     static _Thread_local char buf[65536];
 
-    (void)arg;
+    (void) arg;
     for (int i = 0; i < 200; i++) {
         if (evpl_metrics_scrape(buf, sizeof(buf)) <= 0) {
-            return (void *)1;
+            return (void *) 1;
         }
     }
     return NULL;
@@ -149,8 +149,8 @@ main(int argc, char **argv)
     }
     memset(small, GUARD, sizeof(small));
     test_assert_eq(evpl_metrics_scrape(small, 4), -1);
-    for (int i = 4; i < (int)sizeof(small); i++) {
-        test_assert((unsigned char)small[i] == GUARD);
+    for (int i = 4; i < (int) sizeof(small); i++) {
+        test_assert((unsigned char) small[i] == GUARD);
     }
 
     /* Unusable arguments. */
@@ -159,23 +159,23 @@ main(int argc, char **argv)
     test_assert_eq(evpl_metrics_scrape(full, -5), -1);
 
     len = evpl_metrics_scrape(full, sizeof(full));
-    test_assert(len > 0 && len < (int)sizeof(full));
+    test_assert(len > 0 && len < (int) sizeof(full));
     test_assert_eq(strlen(full), len);
     check_text(full);
 
     /* Every size up to one past the length: -1 until there is room for the
      * text and its NUL, and never a byte written at or past the size. */
     for (int size = 0; size <= len + 1; size++) {
-        memset(buf, GUARD, (size_t)size + PAD);
+        memset(buf, GUARD, (size_t) size + PAD);
         rc = evpl_metrics_scrape(buf, size);
         if (size <= len) {
             test_assert_msg(rc == -1, "size %d (length %d) returned %d", size, len, rc);
         } else {
             test_assert_msg(rc == len, "size %d returned %d, expected %d", size, rc, len);
-            test_assert(memcmp(buf, full, (size_t)len + 1) == 0);
+            test_assert(memcmp(buf, full, (size_t) len + 1) == 0);
         }
         for (int i = size; i < size + PAD; i++) {
-            test_assert_msg((unsigned char)buf[i] == GUARD, "size %d: byte %d overwritten", size,
+            test_assert_msg((unsigned char) buf[i] == GUARD, "size %d: byte %d overwritten", size,
                             i);
         }
     }

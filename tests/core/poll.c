@@ -123,7 +123,7 @@ main(int argc, char **argv)
 
     /* Re-adding after a long idle period does not enter without activity. */
     evpl_virtual_clock_advance(1000 * US);
-    poll = evpl_add_poll(evpl, enter_cb, exit_cb, poll_cb, &enters);
+    poll   = evpl_add_poll(evpl, enter_cb, exit_cb, poll_cb, &enters);
     int en = enters;
 
     before = polls;
@@ -140,9 +140,9 @@ main(int argc, char **argv)
     /* poll_mode 0 never spins. */
     tc = evpl_thread_config_init();
     evpl_thread_config_set_poll_mode(tc, 0);
-    evpl = evpl_create(tc);
+    evpl   = evpl_create(tc);
     enters = exits = polls = 0;
-    poll   = evpl_add_poll(evpl, enter_cb, exit_cb, poll_cb, &enters);
+    poll                   = evpl_add_poll(evpl, enter_cb, exit_cb, poll_cb, &enters);
     evpl_activity(evpl);
     passes(evpl, 5);
     test_assert_eq(enters, 0);

@@ -16,17 +16,17 @@ static const struct {
     int         stream, local, inproc;
 } table[EVPL_NUM_PROTO] = {
     [EVPL_DATAGRAM_SOCKET_UDP] = {"DATAGRAM_SOCKET_UDP", 0, 0, 0},
-    [EVPL_DATAGRAM_RDMACM_RC] = {"DATAGRAM_RDMACM_RC", 0, 0, 0},
-    [EVPL_DATAGRAM_RDMACM_UD] = {"DATAGRAM_RDMACM_UD", 0, 0, 0},
-    [EVPL_STREAM_SOCKET_TCP] = {"STREAM_SOCKET_TCP", 1, 0, 0},
-    [EVPL_STREAM_XLIO_TCP] = {"STREAM_XLIO_TCP", 1, 0, 0},
+    [EVPL_DATAGRAM_RDMACM_RC]  = {"DATAGRAM_RDMACM_RC", 0, 0, 0},
+    [EVPL_DATAGRAM_RDMACM_UD]  = {"DATAGRAM_RDMACM_UD", 0, 0, 0},
+    [EVPL_STREAM_SOCKET_TCP]   = {"STREAM_SOCKET_TCP", 1, 0, 0},
+    [EVPL_STREAM_XLIO_TCP]     = {"STREAM_XLIO_TCP", 1, 0, 0},
     [EVPL_STREAM_IO_URING_TCP] = {"STREAM_IO_URING_TCP", 1, 0, 0},
-    [EVPL_STREAM_RDMACM_RC] = {"STREAM_RDMACM_RC", 1, 0, 0},
-    [EVPL_STREAM_SOCKET_TLS] = {"STREAM_SOCKET_TLS", 1, 0, 0},
-    [EVPL_DATAGRAM_TCP_RDMA] = {"DATAGRAM_TCP_RDMA", 0, 0, 0},
-    [EVPL_STREAM_SOCKET_UNIX] = {"STREAM_SOCKET_UNIX", 1, 1, 0},
-    [EVPL_STREAM_INPROC] = {"STREAM_INPROC", 1, 0, 1},
-    [EVPL_DATAGRAM_INPROC] = {"DATAGRAM_INPROC", 0, 0, 1},
+    [EVPL_STREAM_RDMACM_RC]    = {"STREAM_RDMACM_RC", 1, 0, 0},
+    [EVPL_STREAM_SOCKET_TLS]   = {"STREAM_SOCKET_TLS", 1, 0, 0},
+    [EVPL_DATAGRAM_TCP_RDMA]   = {"DATAGRAM_TCP_RDMA", 0, 0, 0},
+    [EVPL_STREAM_SOCKET_UNIX]  = {"STREAM_SOCKET_UNIX", 1, 1, 0},
+    [EVPL_STREAM_INPROC]       = {"STREAM_INPROC", 1, 0, 1},
+    [EVPL_DATAGRAM_INPROC]     = {"DATAGRAM_INPROC", 0, 0, 1},
 };
 
 static int
@@ -40,23 +40,23 @@ check_consistency(void)
 {
     static const int   out_of_range[] = {-1,   EVPL_NUM_PROTO, EVPL_NUM_PROTO + 1,
                                          1000, INT_MAX,        INT_MIN};
-    static const char *bad_names[] = {"",
-                                      "stream_socket_tcp",
-                                      "STREAM_SOCKET_TCP ",
-                                      " STREAM_SOCKET_TCP",
-                                      "STREAM_SOCKET",
-                                      "TCP",
-                                      "EVPL_STREAM_SOCKET_TCP",
-                                      "STREAM_SOCKET_TCPX"};
-    int                navailable = 0;
+    static const char *bad_names[]    = {"",
+                                         "stream_socket_tcp",
+                                         "STREAM_SOCKET_TCP ",
+                                         " STREAM_SOCKET_TCP",
+                                         "STREAM_SOCKET",
+                                         "TCP",
+                                         "EVPL_STREAM_SOCKET_TCP",
+                                         "STREAM_SOCKET_TCPX"};
+    int                navailable     = 0;
 
     for (int i = 0; i < EVPL_NUM_PROTO; i++) {
-        enum evpl_protocol_id id = (enum evpl_protocol_id) - 1;
-        int                   available = evpl_protocol_available((enum evpl_protocol_id)i);
-        int                   found = evpl_protocol_lookup(&id, table[i].name);
-        int                   stream = evpl_protocol_is_stream((enum evpl_protocol_id)i);
-        int                   local = evpl_protocol_is_local((enum evpl_protocol_id)i);
-        int                   inproc = evpl_protocol_is_inproc((enum evpl_protocol_id)i);
+        enum evpl_protocol_id id        = (enum evpl_protocol_id) - 1;
+        int                   available = evpl_protocol_available((enum evpl_protocol_id) i);
+        int                   found     = evpl_protocol_lookup(&id, table[i].name);
+        int                   stream    = evpl_protocol_is_stream((enum evpl_protocol_id) i);
+        int                   local     = evpl_protocol_is_local((enum evpl_protocol_id) i);
+        int                   inproc    = evpl_protocol_is_inproc((enum evpl_protocol_id) i);
 
         test_assert(is_bool(available) && is_bool(stream) && is_bool(local) && is_bool(inproc));
         test_assert_msg(found == 0 || found == -1, "lookup returned %d", found);
@@ -76,7 +76,7 @@ check_consistency(void)
     }
 
     for (size_t i = 0; i < sizeof(out_of_range) / sizeof(out_of_range[0]); i++) {
-        enum evpl_protocol_id id = (enum evpl_protocol_id)out_of_range[i];
+        enum evpl_protocol_id id = (enum evpl_protocol_id) out_of_range[i];
 
         test_assert_eq(evpl_protocol_available(id), 0);
         test_assert_eq(evpl_protocol_is_stream(id), 0);
@@ -101,7 +101,7 @@ backends_disabled(void *arg)
 {
     struct evpl_global_config *c = evpl_global_config_init();
 
-    (void)arg;
+    (void) arg;
     evpl_global_config_set_io_uring_enabled(c, 0);
     evpl_global_config_set_xlio_enabled(c, 0);
     evpl_global_config_set_rdmacm_enabled(c, 0);
@@ -122,7 +122,7 @@ static char **g_argv;
 static void
 explicit_init(void *arg)
 {
-    (void)arg;
+    (void) arg;
     evpl_test_init(g_argc, g_argv);
     check_consistency();
 }

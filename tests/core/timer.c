@@ -69,10 +69,10 @@ main(int argc, char **argv)
 
     struct evpl *evpl = evpl_create(NULL);
 
-    evpl_add_oneshot_timer(evpl, &oneshot, oneshot_cb, 5000);     /* 5 ms */
-    evpl_add_timer(evpl, &periodic, periodic_cb, 2000);           /* every 2 ms */
-    evpl_add_oneshot_timer(evpl, &rearm, rearm_cb, 1000);         /* 1 ms, then 3 ms more */
-    evpl_add_timer(evpl, &self_remove, self_remove_cb, 1000);     /* removes itself on 3rd */
+    evpl_add_oneshot_timer(evpl, &oneshot, oneshot_cb, 5000); /* 5 ms */
+    evpl_add_timer(evpl, &periodic, periodic_cb, 2000);       /* every 2 ms */
+    evpl_add_oneshot_timer(evpl, &rearm, rearm_cb, 1000);     /* 1 ms, then 3 ms more */
+    evpl_add_timer(evpl, &self_remove, self_remove_cb, 1000); /* removes itself on 3rd */
     evpl_add_oneshot_timer(evpl, &other, other_cb, 4000);
     evpl_remove_timer(evpl, &other); /* never fires */
 

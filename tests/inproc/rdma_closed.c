@@ -64,7 +64,7 @@ main(int argc, char **argv)
     struct evpl_listener         *listener = evpl_listener_create();
     struct evpl_listener_binding *binding  = evpl_listener_attach(evpl, listener, attach, NULL);
     struct evpl_endpoint         *ep       = tt_listen(listener, proto, "rdmaclosed");
-    struct evpl_bind *bind = evpl_connect(evpl, proto, NULL, ep, notify, NULL, NULL);
+    struct evpl_bind             *bind = evpl_connect(evpl, proto, NULL, ep, notify, NULL, NULL);
 
     test_assert(bind != NULL);
     while (atomic_load(&connected) < 2) {

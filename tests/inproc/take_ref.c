@@ -15,8 +15,8 @@
 static enum evpl_protocol_id protocol;
 static struct evpl_endpoint *endpoint;
 static atomic_int            server_got, server_disc;
-static void *_Atomic          shared_data; /* where the SHARED payload lives (set on the client thread) */
-static int                   zero_copy_seen;
+static void *_Atomic shared_data; /* where the SHARED payload lives (set on the client thread) */
+static int           zero_copy_seen;
 
 /* Reassemble messages (and stream bytes) into LEN-byte records. */
 static unsigned char rx[LEN];

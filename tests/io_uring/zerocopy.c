@@ -218,7 +218,7 @@ main(int argc, char **argv)
     protocol = net_protocol(argc, argv);
     endpoint = net_endpoint(protocol, "zerocopy");
 
-    evpl     = evpl_create(NULL);
+    evpl     = net_loop_create();
     listener = evpl_listener_create();
     binding  = evpl_listener_attach(evpl, listener, server_attach, NULL);
     test_assert_eq(evpl_listen(listener, protocol, endpoint), 0);

@@ -66,8 +66,8 @@ main(int argc, char **argv)
     test_assert(stats.slabs_prealloc_total >= (NHELD + 2 * SLAB / BS) / (SLAB / BS));
     test_assert_eq(stats.total_slabs, stats.slabs_prealloc_total);
     fprintf(stderr, "slabs %llu, consumer waits %llu (%llu ns)\n",
-            (unsigned long long)stats.total_slabs, (unsigned long long)stats.consumer_waits_total,
-            (unsigned long long)stats.consumer_wait_ns_total);
+            (unsigned long long) stats.total_slabs, (unsigned long long) stats.consumer_waits_total,
+            (unsigned long long) stats.consumer_wait_ns_total);
 
     evpl_iovecs_release(evpl, held, NHELD);
     evpl_destroy(evpl);

@@ -30,7 +30,7 @@ hook_register(void *base, uint64_t size, void *private_data)
     struct hook_state *h = private_data;
 
     if (size != SLAB || h->registered >= 64) {
-        fprintf(stderr, "bad registration size %llu\n", (unsigned long long)size);
+        fprintf(stderr, "bad registration size %llu\n", (unsigned long long) size);
         _exit(1);
     }
     for (int i = 0; i < h->registered; i++) {
@@ -40,17 +40,17 @@ hook_register(void *base, uint64_t size, void *private_data)
         }
     }
     h->bases[h->registered++] = base;
-    return (char *)base + 1; /* recognisable token */
+    return (char *) base + 1; /* recognisable token */
 }
 
 static void
 hook_unregister(void *registration, void *private_data)
 {
-    struct hook_state *h = private_data;
+    struct hook_state *h     = private_data;
     int                found = 0;
 
     for (int i = 0; i < h->registered; i++) {
-        found |= (char *)h->bases[i] + 1 == registration;
+        found |= (char *) h->bases[i] + 1 == registration;
     }
     if (!found) {
         fprintf(stderr, "unregister of unknown registration %p\n", registration);
@@ -64,9 +64,9 @@ static int count_calls;
 static void *
 count_register(void *base, uint64_t size, void *private_data)
 {
-    (void)base;
-    (void)size;
-    (void)private_data;
+    (void) base;
+    (void) size;
+    (void) private_data;
     count_calls++;
     return NULL;
 }
@@ -134,7 +134,7 @@ main(int argc, char **argv)
         test_assert_eq(evpl_iovec_alloc(evpl, BS, 0, 1, 0, &full[i]), 1);
         for (int h = 0; h < 2; h++) {
             char *token = evpl_slab_registration(full[i].ref->slab, h == 0 ? idx0 : idx1);
-            char *data = full[i].data;
+            char *data  = full[i].data;
 
             test_assert(token != NULL);
             test_assert(data >= token - 1 && data + BS <= token - 1 + SLAB);
@@ -150,7 +150,7 @@ main(int argc, char **argv)
     whole = evpl_slab_alloc(&whole_private);
     test_assert_eq(hooks[0].registered, stats.total_slabs + 1);
     test_assert(hooks[0].bases[hooks[0].registered - 1] == whole);
-    test_assert(evpl_slab_registration(whole_private, idx0) == (char *)whole + 1);
+    test_assert(evpl_slab_registration(whole_private, idx0) == (char *) whole + 1);
     evpl_allocator_get_stats(allocator, &stats);
     test_assert_eq(stats.outstanding_slabs, 1);
     test_assert_eq(evpl_slab_registration(NULL, 0), NULL);
@@ -165,7 +165,7 @@ main(int argc, char **argv)
     test_assert_eq(ref->flags, 0);
     {
         struct evpl_iovec a = {.data = data, .length = 10},
-                          b = {.data = (char *)data + 10, .length = 10};
+                          b = {.data = (char *) data + 10, .length = 10};
 
         evpl_iovec_take_ref(&a, ref);
         evpl_iovec_take_ref(&b, ref);

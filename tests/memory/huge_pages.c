@@ -35,7 +35,7 @@ main(int argc, char **argv)
     struct evpl_iovec          iov[8];
     struct evpl               *evpl;
     long                       free_pages = meminfo("HugePages_Free:");
-    long                       page_kb = meminfo("Hugepagesize:");
+    long                       page_kb    = meminfo("Hugepagesize:");
 
     evpl_global_config_set_huge_pages(config, 1);
     evpl_global_config_set_huge_page_size(config, 2u * 1024 * 1024);
@@ -45,10 +45,10 @@ main(int argc, char **argv)
     /* six whole buffers: three slabs */
     for (int i = 0; i < 6; i++) {
         test_assert_eq(evpl_iovec_alloc(evpl, BS, 0, 1, 0, &iov[i]), 1);
-        memory_test_fill(&iov[i], (unsigned char)i);
+        memory_test_fill(&iov[i], (unsigned char) i);
     }
     for (int i = 0; i < 6; i++) {
-        test_assert(memory_test_check(&iov[i], (unsigned char)i));
+        test_assert(memory_test_check(&iov[i], (unsigned char) i));
     }
     evpl_iovecs_release(evpl, iov, 6);
 

@@ -19,7 +19,7 @@ check_span(struct evpl_iovec *iov, int n, unsigned int length, unsigned int alig
         test_assert(iov[i].data != NULL);
         test_assert(iov[i].length > 0 && iov[i].length <= BS);
         if (alignment) {
-            test_assert_eq((uintptr_t)iov[i].data % alignment, 0);
+            test_assert_eq((uintptr_t) iov[i].data % alignment, 0);
         }
         total += iov[i].length;
         memset(iov[i].data, 0x5a, iov[i].length);
@@ -51,7 +51,7 @@ unaligned_buffers(int argc, char **argv)
         int n = evpl_iovec_alloc(evpl, UBS, 8192, 1, 0, &held[nheld]);
 
         if (n == 1) {
-            test_assert_eq((uintptr_t)held[nheld].data % 8192, 0);
+            test_assert_eq((uintptr_t) held[nheld].data % 8192, 0);
             test_assert_eq(held[nheld].length, UBS);
             nheld++;
             ok++;
@@ -102,17 +102,17 @@ main(int argc, char **argv)
     test_assert_eq(a.length, 100);
     test_assert_eq(a.ref->flags, 0);
     test_assert_eq(evpl_iovec_alloc(evpl, 100, 0, 1, 0, &b), 1);
-    test_assert(b.data == (char *)a.data + 100);
+    test_assert(b.data == (char *) a.data + 100);
     test_assert(b.ref == a.ref);
     test_assert_eq(evpl_iovec_alloc(evpl, 10, 0, 0, 0, tmp), -1); /* max_iovecs 0 */
 
     /* alignment pads inside the same buffer */
     test_assert_eq(evpl_iovec_alloc(evpl, 10, 64, 1, 0, &c), 1);
-    test_assert_eq((uintptr_t)c.data % 64, 0);
+    test_assert_eq((uintptr_t) c.data % 64, 0);
     test_assert(c.ref == a.ref);
-    test_assert((char *)c.data >= (char *)b.data + 100);
+    test_assert((char *) c.data >= (char *) b.data + 100);
     test_assert_eq(evpl_iovec_alloc(evpl, 1, 4096, 1, 0, &d), 1);
-    test_assert_eq((uintptr_t)d.data % 4096, 0);
+    test_assert_eq((uintptr_t) d.data % 4096, 0);
 
     /* shared requests use their own buffer (flags live per buffer) */
     test_assert_eq(evpl_iovec_alloc(evpl, 100, 0, 1, EVPL_IOVEC_FLAG_SHARED, &s), 1);
@@ -132,7 +132,7 @@ main(int argc, char **argv)
 
         test_assert_eq(evpl_iovec_alloc(evpl, 1, 0, 1, 0, &e), 1);
         test_assert(e.ref == a.ref);
-        test_assert(e.data == (char *)d.data + 1);
+        test_assert(e.data == (char *) d.data + 1);
         evpl_iovec_release(evpl, &e);
     }
 
@@ -161,7 +161,7 @@ main(int argc, char **argv)
     /* fresh buffers are aligned to their size (a power of two here), so
      * alignment up to buffer_size costs no padding */
     test_assert_eq(evpl_iovec_alloc(evpl, BS, BS, 1, 0, tmp), 1);
-    test_assert_eq((uintptr_t)tmp[0].data % BS, 0);
+    test_assert_eq((uintptr_t) tmp[0].data % BS, 0);
     evpl_iovec_release(evpl, &tmp[0]);
 
     /* many small allocations roll over into new buffers */
@@ -170,7 +170,7 @@ main(int argc, char **argv)
 
         for (int i = 0; i < 4096; i++) {
             test_assert_eq(evpl_iovec_alloc(evpl, 1 + (i * 37) % 200, 8, 1, 0, &many[i]), 1);
-            test_assert_eq((uintptr_t)many[i].data % 8, 0);
+            test_assert_eq((uintptr_t) many[i].data % 8, 0);
             memset(many[i].data, i & 0xff, many[i].length);
         }
         for (int i = 0; i < 4096; i++) {

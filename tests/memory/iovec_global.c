@@ -14,7 +14,7 @@ global_without_loop(void *arg)
 {
     struct evpl_iovec iov, clone;
 
-    (void)arg;
+    (void) arg;
     for (int i = 0; i < 100; i++) {
         evpl_iovec_alloc_global(NULL, &iov);
         test_assert_eq(iov.length, BS);
@@ -45,7 +45,7 @@ main(int argc, char **argv)
     test_assert_eq(global.length, BS);
     test_assert_eq(global.ref->flags, EVPL_IOVEC_FLAG_SHARED | EVPL_IOVEC_FLAG_GLOBAL);
     memset(global.data, 0xab, BS);
-    data = global.data;
+    data   = global.data;
     before = atomic_load(&global.ref->refcnt_atomic);
 
     /* clones and library-level reference operations are uncounted */

@@ -18,7 +18,7 @@ static unsigned int
 count(const struct evpl_iovec_ref *ref)
 {
     if (ref->flags & EVPL_IOVEC_FLAG_SHARED) {
-        return atomic_load((atomic_uint *)&ref->refcnt_atomic);
+        return atomic_load((atomic_uint *) &ref->refcnt_atomic);
     }
     return ref->refcnt;
 }
@@ -32,7 +32,7 @@ lifecycle(struct evpl *evpl, unsigned int flags)
 
     /* a whole buffer: only our iovec counts on it */
     test_assert_eq(evpl_iovec_alloc(evpl, BS, 0, 1, flags, &whole), 1);
-    ref = evpl_iovec_get_ref(&whole);
+    ref  = evpl_iovec_get_ref(&whole);
     data = evpl_iovec_data(&whole);
     test_assert_eq(ref->flags, flags);
     test_assert_eq(count(ref), 1);
@@ -45,7 +45,7 @@ lifecycle(struct evpl *evpl, unsigned int flags)
 
     evpl_iovec_clone_segment(&seg, &whole, 100, 200);
     test_assert_eq(count(ref), 3);
-    test_assert(seg.data == (char *)data + 100);
+    test_assert(seg.data == (char *) data + 100);
     test_assert_eq(seg.length, 200);
     test_assert(seg.ref == ref);
 
@@ -56,23 +56,23 @@ lifecycle(struct evpl *evpl, unsigned int flags)
 
     evpl_iovec_move_segment(&mseg, &moved, 10, 20);
     test_assert_eq(count(ref), 3);
-    test_assert(mseg.data == (char *)data + 10);
+    test_assert(mseg.data == (char *) data + 10);
     test_assert_eq(mseg.length, 20);
 
     /* narrowing in place */
     evpl_iovec_move_segment(&mseg, &mseg, 5, 5);
-    test_assert(mseg.data == (char *)data + 15);
+    test_assert(mseg.data == (char *) data + 15);
     test_assert_eq(mseg.length, 5);
 
-    taken.data = (char *)data + 1000;
+    taken.data   = (char *) data + 1000;
     taken.length = 10;
     evpl_iovec_take_ref(&taken, ref);
     test_assert_eq(count(ref), 4);
-    test_assert(taken.ref == ref && taken.data == (char *)data + 1000);
+    test_assert(taken.ref == ref && taken.data == (char *) data + 1000);
 
     /* adopt a reference counted by hand */
     evpl_iovec_ref_incr(ref);
-    adopt.data = data;
+    adopt.data   = data;
     adopt.length = 1;
     evpl_iovec_set_ref(&adopt, ref);
     test_assert_eq(count(ref), 5);
@@ -108,12 +108,12 @@ churn(struct evpl *evpl, unsigned int flags)
     enum { N = 512 };
     static struct evpl_iovec held[N * 4];
     int                      nheld = 0;
-    unsigned int             seed = 12345;
+    unsigned int             seed  = 12345;
 
     for (int round = 0; round < 20000; round++) {
-        seed = seed * 1103515245 + 12345;
-        int r = (seed >> 16) % 6;
-        int index = nheld ? (int)((seed >> 8) % (unsigned int)nheld) : 0;
+        seed      = seed * 1103515245 + 12345;
+        int r     = (seed >> 16) % 6;
+        int index = nheld ? (int) ((seed >> 8) % (unsigned int) nheld) : 0;
 
         if (nheld == 0 || (r == 0 && nheld < N * 4 - 1)) {
             int n = evpl_iovec_alloc(evpl, 1 + (seed >> 4) % 3000, 0, 2, flags, &held[nheld]);

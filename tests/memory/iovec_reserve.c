@@ -31,7 +31,7 @@ main(int argc, char **argv)
     test_assert_eq(evpl_iovec_alloc(evpl, 10, 0, 1, 0, &a), 1);
     n = evpl_iovec_reserve(evpl, 1000, 0, 4, r);
     test_assert_eq(n, 1);
-    test_assert(r[0].data == (char *)a.data + 10);
+    test_assert(r[0].data == (char *) a.data + 10);
     test_assert_eq(r[0].length, 1000);
     test_assert_eq(r[0].ref->flags, 0);
     memset(r[0].data, 3, 300);
@@ -39,7 +39,7 @@ main(int argc, char **argv)
     evpl_iovec_commit(evpl, 64, r, 1);
 
     test_assert_eq(evpl_iovec_alloc(evpl, 1, 0, 1, 0, &next), 1);
-    test_assert((uintptr_t)next.data == round_up((uintptr_t)a.data + 310, 64));
+    test_assert((uintptr_t) next.data == round_up((uintptr_t) a.data + 310, 64));
     evpl_iovec_release(evpl, &next);
     evpl_iovec_release(evpl, &r[0]);
 
@@ -49,12 +49,12 @@ main(int argc, char **argv)
 
         test_assert_eq(evpl_iovec_alloc(evpl, 1, 0, 1, 0, &b), 1);
         test_assert_eq(evpl_iovec_reserve(evpl, 100, 0, 1, r), 1);
-        test_assert(r[0].data == (char *)b.data + 1);
+        test_assert(r[0].data == (char *) b.data + 1);
         evpl_iovec_set_length(&r[0], 0);
         evpl_iovec_commit(evpl, 0, r, 1);
         evpl_iovec_release(evpl, &r[0]);
         test_assert_eq(evpl_iovec_alloc(evpl, 1, 0, 1, 0, &c), 1);
-        test_assert(c.data == (char *)b.data + 1);
+        test_assert(c.data == (char *) b.data + 1);
         evpl_iovec_release(evpl, &b);
         evpl_iovec_release(evpl, &c);
     }
@@ -68,7 +68,7 @@ main(int argc, char **argv)
     evpl_iovec_commit(evpl, 0, r, 1);
     test_assert_eq(evpl_iovec_alloc(evpl, 8, 0, 1, 0, &next), 1);
     test_assert(next.ref == r[0].ref);
-    test_assert(next.data == (char *)r[0].data + 500);
+    test_assert(next.data == (char *) r[0].data + 500);
     evpl_iovec_release(evpl, &next);
     evpl_iovec_release(evpl, &r[0]);
 
@@ -76,14 +76,14 @@ main(int argc, char **argv)
     n = evpl_iovec_reserve(evpl, 3 * BS, 4096, 8, r);
     test_assert(n >= 3 && n <= 4);
     for (int i = 0; i < n; i++) {
-        test_assert_eq((uintptr_t)r[i].data % 4096, 0);
+        test_assert_eq((uintptr_t) r[i].data % 4096, 0);
         memset(r[i].data, 5, r[i].length);
     }
     evpl_iovec_set_length(&r[n - 1], 1);
     evpl_iovec_commit(evpl, 4096, r, n);
     test_assert_eq(evpl_iovec_alloc(evpl, 8, 0, 1, 0, &next), 1);
     if (next.ref == r[n - 1].ref) {
-        test_assert(next.data == (char *)r[n - 1].data + 4096);
+        test_assert(next.data == (char *) r[n - 1].data + 4096);
     }
     evpl_iovec_release(evpl, &next);
     evpl_iovecs_release(evpl, r, n);

@@ -41,7 +41,7 @@ queue_push(struct queue *q, const struct item *item)
         pthread_cond_wait(&q->cond, &q->lock);
     }
     q->items[q->tail] = *item;
-    q->tail = (q->tail + 1) % QSIZE;
+    q->tail           = (q->tail + 1) % QSIZE;
     q->count++;
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
@@ -58,7 +58,7 @@ queue_pop(struct queue *q, struct item *item)
         pthread_mutex_unlock(&q->lock);
         return 0;
     }
-    *item = q->items[q->head];
+    *item   = q->items[q->head];
     q->head = (q->head + 1) % QSIZE;
     q->count--;
     pthread_cond_broadcast(&q->cond);
@@ -69,7 +69,7 @@ queue_pop(struct queue *q, struct item *item)
 static void *
 worker_main(void *arg)
 {
-    struct worker *w = arg;
+    struct worker *w    = arg;
     struct evpl   *evpl = w->use_loop ? evpl_create(NULL) : NULL;
     struct item    item;
 
@@ -100,7 +100,7 @@ main(int argc, char **argv)
 {
     static struct worker workers[NWORKERS];
     struct evpl         *evpl;
-    unsigned int         seed = 42;
+    unsigned int         seed  = 42;
     long                 total = 0, sent = 0;
 
     memory_test_init(argc, argv);
@@ -118,13 +118,13 @@ main(int argc, char **argv)
         unsigned int      length;
         int               n;
 
-        seed = seed * 1103515245 + 12345;
+        seed   = seed * 1103515245 + 12345;
         length = 1 + (seed >> 8) % (m % 100 == 0 ? 100000 : 3000);
-        n = evpl_iovec_alloc(evpl, length, 0, 4, EVPL_IOVEC_FLAG_SHARED, iov);
+        n      = evpl_iovec_alloc(evpl, length, 0, 4, EVPL_IOVEC_FLAG_SHARED, iov);
         test_assert(n >= 1);
 
         for (int i = 0; i < n; i++) {
-            struct item item = {.pattern = (unsigned char)(m + i)};
+            struct item item = {.pattern = (unsigned char) (m + i)};
 
             memory_test_fill(&iov[i], item.pattern);
             evpl_iovec_clone(&item.iov, &iov[i]);

@@ -60,7 +60,7 @@ memory_test_config(int argc, char **argv, uint64_t buffer_size, uint64_t slab_si
     evpl_global_config_set_buffer_size(config, buffer_size);
     evpl_global_config_set_slab_size(config, slab_size);
     if (buffer_size < 65536) {
-        evpl_global_config_set_max_datagram_size(config, (unsigned int)buffer_size);
+        evpl_global_config_set_max_datagram_size(config, (unsigned int) buffer_size);
     }
     return config;
 }

@@ -26,7 +26,7 @@ slab_thread(void *arg)
 static long long
 metric(const char *text, const char *name)
 {
-    const char *p = text;
+    const char *p   = text;
     size_t      len = strlen(name);
 
     while ((p = strstr(p, name)) != NULL) {
@@ -71,8 +71,8 @@ main(int argc, char **argv)
 
         test_assert(base != NULL);
         test_assert(slabs[i][1] != NULL);
-        test_assert_eq((uintptr_t)base % 4096, 0);
-        base[0] = 1;
+        test_assert_eq((uintptr_t) base % 4096, 0);
+        base[0]        = 1;
         base[SLAB / 2] = 2;
         base[SLAB - 1] = 3;
         for (int j = 0; j < i; j++) {

@@ -23,14 +23,14 @@ now_ns(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 static void *
 stopper_main(void *arg)
 {
     struct stopper *stopper = arg;
-    struct timespec ts = {stopper->delay_ms / 1000, (stopper->delay_ms % 1000) * 1000000};
+    struct timespec ts      = {stopper->delay_ms / 1000, (stopper->delay_ms % 1000) * 1000000};
 
     if (stopper->delay_ms) {
         nanosleep(&ts, NULL);
@@ -46,7 +46,7 @@ run_once(long delay_ms)
     pthread_t      thread;
     uint64_t       start, stop_seen, elapsed;
 
-    stopper.evpl = evpl_create(NULL);
+    stopper.evpl     = evpl_create(NULL);
     stopper.delay_ms = delay_ms;
 
     start = now_ns();
@@ -56,12 +56,12 @@ run_once(long delay_ms)
     test_assert_eq(pthread_join(thread, NULL), 0);
 
     elapsed = stop_seen - start;
-    test_assert_msg(elapsed >= (uint64_t)delay_ms * 1000000 * 9 / 10,
+    test_assert_msg(elapsed >= (uint64_t) delay_ms * 1000000 * 9 / 10,
                     "evpl_run returned after %llu ns, before the stop at %ld ms",
-                    (unsigned long long)elapsed, delay_ms);
-    test_assert_msg(elapsed < (uint64_t)delay_ms * 1000000 + PROMPT_NS,
+                    (unsigned long long) elapsed, delay_ms);
+    test_assert_msg(elapsed < (uint64_t) delay_ms * 1000000 + PROMPT_NS,
                     "evpl_run returned %llu ns after start for a stop at %ld ms",
-                    (unsigned long long)elapsed, delay_ms);
+                    (unsigned long long) elapsed, delay_ms);
 
     /* Stopped stays stopped. */
     start = now_ns();

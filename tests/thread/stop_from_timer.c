@@ -15,13 +15,13 @@ now_ns(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 static void
 tick(struct evpl *evpl, struct evpl_timer *timer)
 {
-    (void)timer;
+    (void) timer;
     if (++firings == FIRINGS) {
         evpl_stop(evpl);
     }
@@ -45,7 +45,7 @@ main(int argc, char **argv)
 
     test_assert_eq(firings, FIRINGS);
     test_assert_msg(elapsed >= FIRINGS * 1000000ull, "10 firings of a 1 ms timer in %llu ns",
-                    (unsigned long long)elapsed);
+                    (unsigned long long) elapsed);
 
     evpl_remove_timer(evpl, &timer);
     evpl_destroy(evpl);

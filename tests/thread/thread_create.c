@@ -28,7 +28,7 @@ test_init(struct evpl *evpl, void *private_data)
     test_assert(private_data == &init_arg);
     state.init_called++;
     state.init_thread = pthread_self();
-    state.init_evpl = evpl;
+    state.init_evpl   = evpl;
     return &init_result;
 }
 
@@ -36,8 +36,8 @@ static void
 test_shutdown(struct evpl *evpl, void *private_data)
 {
     state.shutdown_called++;
-    state.shutdown_thread = pthread_self();
-    state.shutdown_evpl = evpl;
+    state.shutdown_thread  = pthread_self();
+    state.shutdown_evpl    = evpl;
     state.shutdown_private = private_data;
 }
 

@@ -16,7 +16,7 @@ test_shutdown(struct evpl *evpl, void *private_data)
     test_assert(evpl != NULL);
     shutdown_called++;
     shutdown_private = private_data;
-    shutdown_thread = pthread_self();
+    shutdown_thread  = pthread_self();
 }
 
 int

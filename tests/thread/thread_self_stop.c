@@ -17,7 +17,7 @@ static atomic_int shutdown_called;
 static void
 stop_timer(struct evpl *evpl, struct evpl_timer *timer)
 {
-    struct worker *worker = (struct worker *)timer;
+    struct worker *worker = (struct worker *) timer;
 
     evpl_stop(evpl);
     atomic_store(&worker->stopped, 1);

@@ -13,7 +13,7 @@ static atomic_int shutdown_called;
 static void *
 test_init(struct evpl *evpl, void *private_data)
 {
-    (void)evpl;
+    (void) evpl;
     atomic_fetch_add(&init_called, 1);
     return private_data;
 }
@@ -21,8 +21,8 @@ test_init(struct evpl *evpl, void *private_data)
 static void
 test_shutdown(struct evpl *evpl, void *private_data)
 {
-    (void)evpl;
-    (void)private_data;
+    (void) evpl;
+    (void) private_data;
     atomic_fetch_add(&shutdown_called, 1);
 }
 

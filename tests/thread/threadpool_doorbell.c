@@ -41,7 +41,7 @@ ring(struct shared *s)
 static void
 worker_timer(struct evpl *evpl, struct evpl_timer *timer)
 {
-    struct worker *worker = (struct worker *)timer;
+    struct worker *worker = (struct worker *) timer;
 
     ring(worker->shared);
     if (++worker->rings == RINGS_PER_WORKER) {
@@ -91,7 +91,7 @@ main(int argc, char **argv)
     evpl_test_init(argc, argv);
 
     shared.main_thread = pthread_self();
-    evpl = evpl_create(NULL);
+    evpl               = evpl_create(NULL);
     evpl_add_doorbell(evpl, &shared.doorbell, main_doorbell);
 
     pool = evpl_threadpool_create(NULL, NTHREADS, worker_init, worker_shutdown, &shared);

@@ -32,7 +32,7 @@ test_init(struct evpl *evpl, void *private_data)
     test_assert(private_data == &pool_arg);
     test_assert(slot < NTHREADS);
     slots[slot].thread = pthread_self();
-    slots[slot].evpl = evpl;
+    slots[slot].evpl   = evpl;
     atomic_fetch_add(&init_called, 1);
     return &slots[slot];
 }

@@ -111,8 +111,8 @@ main(int argc, char **argv)
     } else if (strcmp(mode, "ok") != 0) {
         test_fail("unknown mode %s", mode);
     }
-    fails = strcmp(mode, "ok") != 0 && strcmp(mode, "ipliteral") != 0 &&
-            strcmp(mode, "autoname") != 0;
+    fails =
+        strcmp(mode, "ok") != 0 && strcmp(mode, "ipliteral") != 0 && strcmp(mode, "autoname") != 0;
 
     tls_log_capture();
     config = evpl_test_config(argc, argv);
@@ -148,7 +148,7 @@ main(int argc, char **argv)
         test_assert_eq(client_got, 1);
         test_assert_eq(tls_log_errors(), 0);
     } else {
-        const char *why    = strcmp(mode, "wrongca") == 0   ? "unable to get local issuer"
+        const char *why    = strcmp(mode, "wrongca") == 0     ? "unable to get local issuer"
                              : strcmp(mode, "expired") == 0   ? "expired"
                              : strcmp(mode, "autowrong") == 0 ? "IP address mismatch"
                                                               : "hostname mismatch";

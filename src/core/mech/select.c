@@ -64,7 +64,7 @@ select_mech_add(void *mech, struct evpl_event *event)
         sel->events     = p;
         sel->max_events = max;
     }
-    event->mech_index               = sel->num_events;
+    event->mech_index              = sel->num_events;
     sel->events[sel->num_events++] = event;
     return 0;
 }
@@ -158,7 +158,7 @@ select_mech_wait(void *mech, struct evpl *evpl, int64_t timeout_ns)
         }
     }
 
-    struct timespec  ts, *tsp = NULL;
+    struct timespec ts, *tsp = NULL;
 
     if (timeout_ns >= 0) {
         ts.tv_sec  = timeout_ns / 1000000000;
