@@ -56,7 +56,10 @@ step "find_package(evpl) consumer"
 "$work/cmake-build/consumer_static"
 # The shared consumer must use the installed library, not the build tree's.
 if command -v ldd >/dev/null 2>&1; then
-    ldd "$work/cmake-build/consumer_shared" | grep -q "$prefix" || {
+    # Capture first: with pipefail, `ldd | grep -q` fails whenever grep exits
+    # at its first match before ldd has written everything (SIGPIPE).
+    deps=$(ldd "$work/cmake-build/consumer_shared")
+    grep -q "$prefix" <<<"$deps" || {
         echo "FAIL: consumer_shared does not load libevpl from $prefix"
         ldd "$work/cmake-build/consumer_shared"
         exit 1
