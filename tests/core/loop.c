@@ -115,16 +115,23 @@ main(int argc, char **argv)
     test_assert_msg(dt >= 60000000ULL && dt < 5000000000ULL, "5 idle passes took %llu ns",
                     (unsigned long long) dt);
 
-    /* An armed deferral means no sleeping. */
-    struct evpl_deferral d;
+    /* An armed deferral means no sleeping: on a loop whose idle wait is
+     * 3 s, such a pass returns at once (1.5 s leaves room for preemption). */
+    struct evpl_deferral       d;
+    struct evpl_thread_config *slow = evpl_thread_config_init();
+
+    evpl_thread_config_set_wait_ms(slow, 3000);
+    struct evpl *slow_loop = evpl_create(slow);
 
     evpl_deferral_init(&d, noop_deferral, NULL);
-    evpl_defer(evpl, &d);
+    evpl_defer(slow_loop, &d);
     t0 = now_ns();
-    evpl_continue(evpl);
+    evpl_continue(slow_loop);
     dt = now_ns() - t0;
-    test_assert_msg(dt < 15000000ULL, "pass with a deferral slept %llu ns",
+    test_assert_msg(dt < 1500000000ULL, "pass with a deferral slept %llu ns",
                     (unsigned long long) dt);
+    test_assert_eq(d.armed, 0);
+    evpl_destroy(slow_loop);
 
     /* Pure poll passes run iteration_end only. */
     seq_len                = 0;
