@@ -5,12 +5,15 @@
  *   1. connects across the link and gets its echo;
  *   2. connects to 10.99.0.3, an address nobody answers on the link:
  *      DISCONNECTED without CONNECTED (host unreachable);
- *   3. kills host B (its namespace and the link vanish) and connects again:
- *      DISCONNECTED without CONNECTED, and the loop stays usable.
+ *   3. host B vanishes -- its link is deleted and it is killed -- and A
+ *      connects again: DISCONNECTED without CONNECTED, and the loop stays
+ *      usable.  (The link is deleted explicitly because a killed process's
+ *      namespace, and the veth end in it, is torn down asynchronously.)
  * Skips (77) where namespaces or veth devices cannot be created.
  */
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include "net_test.h"
 
@@ -52,6 +55,8 @@ host_b(int argc, char **argv, int ready_fd, int go_fd)
     struct evpl          *evpl;
     char                  c = 0;
 
+    /* Host B must not outlive a failing host A (ctest would wait for it). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (unshare(CLONE_NEWNET) != 0) {
         _exit(TEST_EXIT_SKIP);
     }
@@ -165,7 +170,10 @@ main(int argc, char **argv)
     attempt(evpl, "10.99.0.2", 1, 1, 20); /* across the link */
     attempt(evpl, "10.99.0.3", 0, 0, 20); /* nobody there: host unreachable */
 
-    kill(child, SIGKILL); /* host B vanishes, and the link with it */
+    /* Host B vanishes with its link (deleting one veth end deletes both,
+     * synchronously, unlike a dying namespace). */
+    test_assert(system("ip link del va") == 0);
+    kill(child, SIGKILL);
     waitpid(child, &status, 0);
     attempt(evpl, "10.99.0.2", 0, 0, 20);
 
