@@ -4,6 +4,7 @@
  * (backend.h).  Nothing here knows which transport a bind uses.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -12,6 +13,17 @@
 #include "memory/allocator.h"
 #include "bind/backend.h"
 #include "bind/bind_loop.h"
+
+/* The public notification record's layout (contract section 1). */
+_Static_assert(sizeof(struct evpl_notify) == 32, "struct evpl_notify size");
+_Static_assert(offsetof(struct evpl_notify, notify_type) == 0, "notify_type");
+_Static_assert(offsetof(struct evpl_notify, notify_status) == 4, "notify_status");
+_Static_assert(offsetof(struct evpl_notify, recv_msg.iovec) == 8, "recv_msg.iovec");
+_Static_assert(offsetof(struct evpl_notify, recv_msg.niov) == 16, "recv_msg.niov");
+_Static_assert(offsetof(struct evpl_notify, recv_msg.length) == 20, "recv_msg.length");
+_Static_assert(offsetof(struct evpl_notify, recv_msg.addr) == 24, "recv_msg.addr");
+_Static_assert(offsetof(struct evpl_notify, sent.bytes) == 8, "sent.bytes");
+_Static_assert(offsetof(struct evpl_notify, sent.msgs) == 16, "sent.msgs");
 
 #define evpl_bind_error(...)       evpl_log_error("bind", __VA_ARGS__)
 #define evpl_bind_abort_if(c, ...) evpl_abort_if(c, "bind", __VA_ARGS__)
