@@ -93,6 +93,7 @@
 #include <sys/uio.h>
 
 #include "evpl/evpl.h"
+#include "core/event.h"
 #include "core/protocol.h"
 #include "bind/address.h"
 #include "bind/ring.h"
@@ -371,6 +372,17 @@ struct evpl_recv_buffer {
 };
 void evpl_bind_recv_buffer(struct evpl *evpl, struct evpl_recv_buffer *rb);
 void evpl_bind_recv_buffer_commit(struct evpl *evpl, uint64_t used);
+
+/*
+ * One readv() of stream descriptor fd straight into the loop's receive
+ * buffer, appending what arrived to bind's receive ring.  Returns the bytes
+ * read (> 0), 0 at end of stream, or a negative errno (-EAGAIN: nothing to
+ * read; EINTR is retried).  *drained is set when the read proved the socket
+ * empty: EAGAIN, or a short read with no hang-up latched on event (see
+ * evpl_event_short_read_drained()); the caller then marks it unreadable.
+ */
+ssize_t evpl_bind_recv_readv(struct evpl *evpl, struct evpl_bind *bind,
+                             const struct evpl_event *event, int *drained);
 
 /* Scratch arrays of the loop, max_num_iovec entries each (not reentrant:
  * use only between two callbacks into application code). */

@@ -4,9 +4,11 @@
  * shared receive buffer and the queue of connections handed over by
  * listeners.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "core/log.h"
 #include "core/shared.h"
@@ -379,4 +381,55 @@ handoff_doorbell_cb(struct evpl *evpl, struct evpl_doorbell *doorbell)
         evpl_listener_accept_handoff(evpl, h);
         h = next;
     }
+}
+
+ssize_t
+evpl_bind_recv_readv(struct evpl *evpl, struct evpl_bind *bind, const struct evpl_event *event,
+                     int *drained)
+{
+    struct evpl_recv_buffer rb;
+    struct iovec            iov[2];
+    int                     n = 0;
+    ssize_t                 rc;
+
+    *drained = 0;
+    evpl_bind_recv_buffer(evpl, &rb);
+    if (rb.tail_len) {
+        iov[n].iov_base = rb.tail;
+        iov[n].iov_len  = rb.tail_len;
+        n++;
+    }
+    iov[n].iov_base = rb.spare;
+    iov[n].iov_len  = rb.spare_len;
+    n++;
+
+    do {
+        rc = readv(event->fd, iov, n);
+    } while (rc < 0 && errno == EINTR);
+
+    if (rc < 0) {
+        *drained = errno == EAGAIN || errno == EWOULDBLOCK;
+        return -errno;
+    }
+    if (rc == 0) {
+        return 0;
+    }
+
+    /* Reference the filled bytes before commit can retire the tail. */
+    if ((uint64_t) rc <= rb.tail_len) {
+        evpl_bind_recv_append(evpl, bind, rb.tail, rc, rb.tail_ref);
+    } else {
+        if (rb.tail_len) {
+            evpl_bind_recv_append(evpl, bind, rb.tail, rb.tail_len, rb.tail_ref);
+        }
+        evpl_bind_recv_append(evpl, bind, rb.spare, rc - rb.tail_len, rb.spare_ref);
+    }
+    evpl_bind_recv_buffer_commit(evpl, rc);
+
+    /* A short read drained the socket -- unless a hang-up was latched, in
+     * which case the end of stream may sit behind the data and, with
+     * edge-triggered epoll, is only seen by reading again. */
+    *drained = (uint64_t) rc < (uint64_t) rb.tail_len + rb.spare_len &&
+               evpl_event_short_read_drained(event);
+    return rc;
 }

@@ -207,10 +207,9 @@ evpl_socket_stream_flush(struct evpl *evpl, struct evpl_bind *bind)
 static void
 stream_read_cb(struct evpl *evpl, struct evpl_event *event)
 {
-    struct evpl_bind       *bind = evpl_socket_bind(event);
-    struct evpl_recv_buffer rb;
-    uint64_t                total = 0;
-    int                     eof   = 0;
+    struct evpl_bind *bind  = evpl_socket_bind(event);
+    uint64_t          total = 0;
+    int               eof   = 0;
 
     if (evpl_bind_closing(bind)) {
         /* Closing: whatever arrives now would be dropped anyway. */
@@ -222,49 +221,20 @@ stream_read_cb(struct evpl *evpl, struct evpl_event *event)
     }
 
     for (int round = 0; round < READS_PER_DISPATCH; round++) {
-        struct iovec iov[2];
-        int          n = 0;
-        ssize_t      rc;
+        int     drained;
+        ssize_t rc = evpl_bind_recv_readv(evpl, bind, event, &drained);
 
-        evpl_bind_recv_buffer(evpl, &rb);
-        if (rb.tail_len) {
-            iov[n].iov_base = rb.tail;
-            iov[n].iov_len  = rb.tail_len;
-            n++;
-        }
-        iov[n].iov_base = rb.spare;
-        iov[n].iov_len  = rb.spare_len;
-        n++;
-
-        rc = readv(event->fd, iov, n);
-        if (rc < 0) {
-            if (errno == EINTR) {
-                round--;
-                continue;
+        if (rc <= 0) {
+            if (rc < 0 && !drained) {
+                evpl_socket_debug("recv failed: %s", strerror((int) -rc));
             }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (drained) {
                 evpl_event_mark_unreadable(evpl, event);
             } else {
-                evpl_socket_debug("recv failed: %s", strerror(errno));
                 eof = 1;
             }
             break;
         }
-        if (rc == 0) {
-            eof = 1;
-            break;
-        }
-
-        /* Reference the filled bytes before commit can retire the tail. */
-        if ((uint64_t) rc <= rb.tail_len) {
-            evpl_bind_recv_append(evpl, bind, rb.tail, rc, rb.tail_ref);
-        } else {
-            if (rb.tail_len) {
-                evpl_bind_recv_append(evpl, bind, rb.tail, rb.tail_len, rb.tail_ref);
-            }
-            evpl_bind_recv_append(evpl, bind, rb.spare, rc - rb.tail_len, rb.spare_ref);
-        }
-        evpl_bind_recv_buffer_commit(evpl, rc);
         total += rc;
 
         if (evpl_bind_recv_throttle(bind)) {
@@ -274,14 +244,7 @@ stream_read_cb(struct evpl *evpl, struct evpl_event *event)
             evpl_event_read_disinterest(evpl, event);
             break;
         }
-
-        /* A short read drained the socket -- unless a hang-up was latched,
-         * in which case the end of stream may sit behind the data and, with
-         * edge-triggered epoll, is only seen by reading again.  Skipping the
-         * read() that would only return EAGAIN saves a syscall per message
-         * on request/response traffic. */
-        if ((uint64_t) rc < (uint64_t) rb.tail_len + rb.spare_len &&
-            evpl_event_short_read_drained(event)) {
+        if (drained) {
             evpl_event_mark_unreadable(evpl, event);
             break;
         }

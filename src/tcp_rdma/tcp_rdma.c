@@ -415,10 +415,9 @@ rx_process(struct evpl *evpl, struct evpl_bind *bind)
 static void
 tcp_rdma_read_cb(struct evpl *evpl, struct evpl_event *event)
 {
-    struct evpl_bind       *bind = evpl_bind_from_private(event);
-    struct tcp_rdma        *s    = tcp_rdma_of(bind);
-    struct evpl_recv_buffer rb;
-    int                     got = 0, eof = 0;
+    struct evpl_bind *bind = evpl_bind_from_private(event);
+    struct tcp_rdma  *s    = tcp_rdma_of(bind);
+    int               got = 0, eof = 0;
 
     if (s->connecting) {
         return; /* no read interest yet; the latched state is kept for later */
@@ -429,54 +428,22 @@ tcp_rdma_read_cb(struct evpl *evpl, struct evpl_event *event)
     }
 
     for (int round = 0; round < READS_PER_DISPATCH; round++) {
-        struct iovec iov[2];
-        int          n = 0;
-        ssize_t      rc;
+        int     drained;
+        ssize_t rc = evpl_bind_recv_readv(evpl, bind, event, &drained);
 
-        evpl_bind_recv_buffer(evpl, &rb);
-        if (rb.tail_len) {
-            iov[n].iov_base = rb.tail;
-            iov[n].iov_len  = rb.tail_len;
-            n++;
-        }
-        iov[n].iov_base = rb.spare;
-        iov[n].iov_len  = rb.spare_len;
-        n++;
-
-        rc = readv(event->fd, iov, n);
-        if (rc < 0) {
-            if (errno == EINTR) {
-                round--;
-                continue;
+        if (rc <= 0) {
+            if (rc < 0 && !drained) {
+                evpl_tcp_rdma_debug("recv failed: %s", strerror((int) -rc));
             }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (drained) {
                 evpl_event_mark_unreadable(evpl, event);
             } else {
-                evpl_tcp_rdma_debug("recv failed: %s", strerror(errno));
                 eof = 1;
             }
             break;
         }
-        if (rc == 0) {
-            eof = 1;
-            break;
-        }
-        /* Reference the filled bytes before commit can retire the tail. */
-        if ((uint64_t) rc <= rb.tail_len) {
-            evpl_bind_recv_append(evpl, bind, rb.tail, rc, rb.tail_ref);
-        } else {
-            if (rb.tail_len) {
-                evpl_bind_recv_append(evpl, bind, rb.tail, rb.tail_len, rb.tail_ref);
-            }
-            evpl_bind_recv_append(evpl, bind, rb.spare, rc - rb.tail_len, rb.spare_ref);
-        }
-        evpl_bind_recv_buffer_commit(evpl, rc);
         got = 1;
-        /* A short read drained the socket unless a hang-up was latched (a
-         * FIN that came with the data raises no further edge under
-         * edge-triggered epoll): see evpl_event_short_read_drained(). */
-        if ((uint64_t) rc < (uint64_t) rb.tail_len + rb.spare_len &&
-            evpl_event_short_read_drained(event)) {
+        if (drained) {
             evpl_event_mark_unreadable(evpl, event);
             break;
         }
