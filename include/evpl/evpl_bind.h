@@ -191,6 +191,24 @@ struct evpl_bind *evpl_connect(struct evpl *evpl, enum evpl_protocol_id protocol
  * with DISCONNECTED.  Returns NULL (error log) for an unavailable protocol, a
  * kind mismatch, an unresolvable endpoint or an OS refusal (e.g. port in use);
  * aborts for a connected protocol (caller error).
+ *
+ * Sender addresses (DATAGRAM_SOCKET_UDP): recv_msg.addr is borrowed for the
+ * callback -- the application keeps an address only by sending to it, the
+ * queued datagram holding the library's own reference.  The bind remembers
+ * its 16 most recent senders and hands every datagram of one of them the
+ * same address object, so a steady exchange with a few peers allocates no
+ * address per datagram.  The pointer is not a peer identity, though: a peer
+ * that drops out of the 16 gets another object when it sends again, and the
+ * object of a dropped peer that nobody kept may be reused for a new one.
+ *
+ * Segmentation offload (DATAGRAM_SOCKET_UDP, behaviour of this
+ * implementation): datagrams queued in one pass to one destination with the
+ * same size (the last may be shorter) leave as one UDP_SEGMENT send, and a
+ * bind receives coalesced runs (UDP_GRO, when max_datagram_size is 64 KiB,
+ * the default) and delivers them as the datagrams they were -- one
+ * RECV_MSG each, in order, without a copy.  Peers see ordinary datagrams.
+ * A route that refuses offload (segment above the MTU, no checksum offload)
+ * makes the bind send such datagrams singly from then on.
  */
 struct evpl_bind *evpl_bind(struct evpl *evpl, enum evpl_protocol_id protocol,
                             struct evpl_endpoint *endpoint, evpl_notify_callback_t callback,
@@ -328,10 +346,13 @@ int evpl_bind_is_closing(struct evpl_bind *bind);
  *
  * On transports that complete sends synchronously (the in-process ones),
  * SENT is delivered from the end-of-pass flush, and data sent from a SENT
- * callback is flushed -- and reported -- in the same drain.  A sender that
- * always refills from SENT therefore keeps the pass from ending (timers and
- * other events starve): bound the refill, e.g. by a window of messages in
- * flight that the receiver's replies reopen, or send from a timer.
+ * callback is flushed -- and reported -- in the same drain, until the
+ * peer's queue is full (flow control: see enum evpl_protocol_id), after
+ * which SENT waits for the peer's loop to take what it has.  A sender that
+ * always refills from SENT can therefore keep the pass from ending (timers
+ * and other events starve) while the peer keeps up: bound the refill, e.g.
+ * by a window of messages in flight that the receiver's replies reopen, or
+ * send from a timer.
  */
 void evpl_bind_request_send_notifications(struct evpl *evpl, struct evpl_bind *bind);
 

@@ -94,6 +94,47 @@ void evpl_global_config_set_resolve_timeout_ms(struct evpl_global_config *config
 void evpl_global_config_set_listener_policy(struct evpl_global_config *config,
                                             enum evpl_listener_policy  policy);
 
+/* --- TCP connection liveness (extensions) --- */
+
+/*
+ * Extension: TCP keepalive on every TCP connection the library makes or
+ * accepts (STREAM_SOCKET_TCP, STREAM_SOCKET_TLS, DATAGRAM_TCP_RDMA,
+ * STREAM_IO_URING_TCP): after idle_s seconds without traffic the kernel sends
+ * a probe every interval_s seconds and declares the peer dead after count
+ * unanswered probes.  The bind then ends with DISCONNECTED like any other
+ * transport failure.  Default 60 s / 10 s / 6 probes: a vanished host is
+ * noticed about two minutes after the connection went quiet (the kernel's
+ * own default is over two hours), a one-minute outage or link flap is
+ * ridden out, and an idle connection costs one empty segment a minute.
+ * idle_s == 0 turns keepalive off (interval_s and count are then ignored).
+ * Validated now: otherwise idle_s and interval_s must be 1..32767 and count
+ * 1..127, else an error is logged and the previous setting is kept.
+ */
+void evpl_global_config_set_tcp_keepalive(struct evpl_global_config *config, unsigned int idle_s,
+                                          unsigned int interval_s, unsigned int count);
+
+/*
+ * Extension: TCP_USER_TIMEOUT (Linux) on the same connections: how long sent
+ * data may stay unacknowledged before the connection is dropped (ETIMEDOUT,
+ * reported as DISCONNECTED).  This covers what keepalive cannot, a peer that
+ * vanishes while data is in flight (the kernel otherwise retransmits for
+ * about 15 minutes); it also bounds connection establishment and caps the
+ * keepalive probing above.  Default: follows the keepalive setting,
+ * idle + interval * count (120000 ms with the defaults), or off when
+ * keepalive is off; an explicit value (including one made before or after
+ * changing the keepalive setting) takes precedence.  0 leaves the kernel
+ * default (no user timeout).  Values above INT_MAX are refused with an error
+ * log (previous value kept).  Caveat: Linux applies the timeout to a zero
+ * receive window too, so a live peer whose application stops reading (its
+ * receive buffers full) for longer than the timeout while we have data for it
+ * is disconnected as well; keep the timeout above the longest such stall the
+ * application protocol allows, or set 0 to rely on keepalive alone (a peer
+ * that vanishes with data in flight is then noticed only after the kernel's
+ * retransmissions give up).
+ */
+void evpl_global_config_set_tcp_user_timeout_ms(struct evpl_global_config *config,
+                                                unsigned int               timeout_ms);
+
 /* --- event loop timing --- */
 
 /* Spin window of hybrid polling in ns, for loops created later (1 ms). */

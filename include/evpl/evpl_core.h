@@ -40,7 +40,24 @@ enum evpl_framework_id {
     EVPL_NUM_FRAMEWORK      = 8
 };
 
-/* Transport protocols.  See evpl_protocol_lookup() for their names. */
+/*
+ * Transport protocols.  See evpl_protocol_lookup() for their names.
+ *
+ * The in-process protocols (STREAM_INPROC, DATAGRAM_INPROC) connect loops of
+ * one process without a kernel transport, and apply flow control as a kernel
+ * socket would: a connection end holds at most 16 MiB that its peer sent and
+ * its loop has not delivered yet (a message may exceed that by its own size;
+ * a stream is cut at the mark).  Further sends stay queued on the sending
+ * bind -- no SENT is reported for them -- until the receiving loop has
+ * taken the queue, which wakes the sender's loop to hand over more.  On
+ * STREAM_INPROC an application that leaves received bytes unread also stops
+ * its loop taking more once 16 MiB are buffered on the bind (or the length
+ * its segment callback announced, if larger), and resumes when it has read
+ * them down to half; so a stream buffers at most about 48 MiB for a reader
+ * that does not read.  Nothing is dropped or reordered, and both directions
+ * are independent: two ends sending to each other at full speed do not
+ * deadlock, provided both loops keep running.
+ */
 enum evpl_protocol_id {
     EVPL_DATAGRAM_SOCKET_UDP = 0,
     EVPL_DATAGRAM_RDMACM_RC  = 1,

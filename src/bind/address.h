@@ -60,6 +60,43 @@ evpl_address_ref(struct evpl_address *address)
 /* Drop one reference (NULL ignored); frees at zero.  Thread-safe. */
 void evpl_address_release(struct evpl_address *address);
 
+/*
+ * A per-bind cache of recent datagram senders, so that a bound datagram
+ * socket hands the application one shared address object per peer instead of
+ * allocating one per datagram (API: recv_msg.addr is borrowed for the
+ * callback; a send to it takes its own reference).  It holds one reference
+ * on each cached address; lookups compare the peer (family, port, host; for
+ * IPv6 also the scope, not the flow label) against the EVPL_ADDRESS_CACHE_SLOTS
+ * most recent distinct senders, starting with the last hit.  A miss replaces
+ * the oldest entry: if nobody but the cache references it, that object is
+ * rewritten in place (no allocation even when peers churn); otherwise the
+ * cache drops its reference -- whoever kept the address (a queued datagram)
+ * keeps a valid, unchanged object -- and allocates a new one.  Owning thread
+ * of the bind only; the addresses themselves stay thread-safe.
+ */
+#define EVPL_ADDRESS_CACHE_SLOTS 16
+
+struct evpl_address_cache {
+    struct evpl_address *slot[EVPL_ADDRESS_CACHE_SLOTS]; /* one reference each, or NULL */
+    uint32_t             hash[EVPL_ADDRESS_CACHE_SLOTS];
+    unsigned int         last; /* slot of the last hit */
+    unsigned int         next; /* slot a miss replaces (oldest insertion) */
+};
+
+/* An empty cache (all slots NULL). */
+void evpl_address_cache_init(struct evpl_address_cache *cache);
+
+/* Drop every cached reference; the cache is empty afterwards. */
+void evpl_address_cache_clear(struct evpl_address_cache *cache);
+
+/*
+ * The cached address of the sender sa (addrlen bytes), creating it on a miss.
+ * The result is borrowed: it stays valid until the next lookup or clear;
+ * take a reference (evpl_address_ref) to keep it longer.
+ */
+struct evpl_address *evpl_address_cache_lookup(struct evpl_address_cache *cache,
+                                               const struct sockaddr *sa, socklen_t addrlen);
+
 /* The address family (AF_INET, AF_INET6, AF_UNIX or EVPL_AF_INPROC). */
 static inline int
 evpl_address_family(const struct evpl_address *address)

@@ -6,6 +6,7 @@
  * function here initialises the library except evpl_thread_config_init(),
  * which needs the initialised global config's thread defaults (fix A.9).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,18 @@
 
 #define EVPL_DEFAULT_RPC2_MAX_MESSAGE_SIZE (4u * 1024 * 1024)
 #define EVPL_MAX_HUGE_PAGE_SIZE            (16ull * 1024 * 1024 * 1024)
+
+/*
+ * TCP liveness defaults (see evpl_global_config_set_tcp_keepalive()): an idle
+ * connection is probed after a minute; ten-second probes, six of them, ride
+ * out a minute of loss or a link flap before the peer is declared dead.
+ */
+#define EVPL_DEFAULT_TCP_KEEPALIVE_IDLE_S     60
+#define EVPL_DEFAULT_TCP_KEEPALIVE_INTERVAL_S 10
+#define EVPL_DEFAULT_TCP_KEEPALIVE_COUNT      6
+/* The kernel's limits (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT). */
+#define EVPL_MAX_TCP_KEEPALIVE_SECONDS 32767
+#define EVPL_MAX_TCP_KEEPALIVE_COUNT   127
 
 /* Setters are caller-facing: a NULL object is a programming error. */
 #define config_check(config) evpl_core_abort_if((config) == NULL, "%s: config is NULL", __func__)
@@ -63,6 +76,12 @@ evpl_global_config_init(void)
     config->max_pending            = 16;
     config->max_poll_fd            = 16;
     config->resolve_timeout_ms     = 5000;
+
+    config->tcp_keepalive_idle_s     = EVPL_DEFAULT_TCP_KEEPALIVE_IDLE_S;
+    config->tcp_keepalive_interval_s = EVPL_DEFAULT_TCP_KEEPALIVE_INTERVAL_S;
+    config->tcp_keepalive_count      = EVPL_DEFAULT_TCP_KEEPALIVE_COUNT;
+    config->tcp_user_timeout_ms      = 0;
+    config->tcp_user_timeout_set     = 0; /* follow the keepalive settings */
 
     config->hf_time_mode  = 2;
     config->virtual_clock = 0;
@@ -222,6 +241,67 @@ evpl_global_config_set_huge_page_size(struct evpl_global_config *config, uint64_
     }
 
     config->huge_page_size = size;
+}
+
+void
+evpl_global_config_set_tcp_keepalive(struct evpl_global_config *config, unsigned int idle_s,
+                                     unsigned int interval_s, unsigned int count)
+{
+    config_check(config);
+
+    if (idle_s == 0) {
+        config->tcp_keepalive_idle_s = 0; /* off; interval and count are kept */
+        return;
+    }
+    /* Validated now: out-of-range values would only surface as a silently
+     * failing setsockopt() on every connection. */
+    if (idle_s > EVPL_MAX_TCP_KEEPALIVE_SECONDS || interval_s == 0 ||
+        interval_s > EVPL_MAX_TCP_KEEPALIVE_SECONDS || count == 0 ||
+        count > EVPL_MAX_TCP_KEEPALIVE_COUNT) {
+        evpl_core_error("invalid TCP keepalive idle %u s, interval %u s, count %u: need idle and "
+                        "interval 1..%d s and count 1..%d (idle 0 disables); keeping the "
+                        "previous setting",
+                        idle_s, interval_s, count, EVPL_MAX_TCP_KEEPALIVE_SECONDS,
+                        EVPL_MAX_TCP_KEEPALIVE_COUNT);
+        return;
+    }
+    config->tcp_keepalive_idle_s     = idle_s;
+    config->tcp_keepalive_interval_s = interval_s;
+    config->tcp_keepalive_count      = count;
+}
+
+void
+evpl_global_config_set_tcp_user_timeout_ms(struct evpl_global_config *config,
+                                           unsigned int               timeout_ms)
+{
+    config_check(config);
+
+    if (timeout_ms > INT_MAX) {
+        evpl_core_error("invalid TCP user timeout %u ms: at most %d; keeping the previous setting",
+                        timeout_ms, INT_MAX);
+        return;
+    }
+    config->tcp_user_timeout_ms  = timeout_ms;
+    config->tcp_user_timeout_set = 1;
+}
+
+unsigned int
+evpl_config_tcp_user_timeout_ms(const struct evpl_global_config *config)
+{
+    uint64_t ms;
+
+    if (config->tcp_user_timeout_set) {
+        return config->tcp_user_timeout_ms;
+    }
+    if (config->tcp_keepalive_idle_s == 0) {
+        return 0;
+    }
+    /* The moment keepalive itself would give up: the two agree, so an idle
+     * and a busy connection to a dead peer end after the same time. */
+    ms = ((uint64_t) config->tcp_keepalive_idle_s +
+          (uint64_t) config->tcp_keepalive_interval_s * config->tcp_keepalive_count) *
+         1000;
+    return ms > INT_MAX ? INT_MAX : (unsigned int) ms;
 }
 
 /* Replace an owned string with a copy of value (NULL clears it). */

@@ -48,6 +48,14 @@ struct evpl_global_config {
     unsigned int max_poll_fd;
     unsigned int resolve_timeout_ms;
 
+    /* TCP liveness (evpl_socket_tcp_setup): keepalive off when idle is 0; the
+     * user timeout follows the keepalive settings until set explicitly. */
+    unsigned int tcp_keepalive_idle_s;
+    unsigned int tcp_keepalive_interval_s;
+    unsigned int tcp_keepalive_count;
+    unsigned int tcp_user_timeout_ms;
+    int          tcp_user_timeout_set;
+
     unsigned int hf_time_mode;
     int          virtual_clock;
 
@@ -93,6 +101,12 @@ void evpl_thread_config_defaults(struct evpl_thread_config *config);
  * use it to give each worker its own config.  Aborts on allocation failure.
  */
 struct evpl_thread_config *evpl_thread_config_dup(const struct evpl_thread_config *src);
+
+/*
+ * The TCP_USER_TIMEOUT to apply, in ms (0: leave the kernel default): the
+ * explicit setting, else idle + interval * count of an enabled keepalive.
+ */
+unsigned int evpl_config_tcp_user_timeout_ms(const struct evpl_global_config *config);
 
 /* Free a global config and the strings it owns (NULL is ignored).  Used by
  * evpl_global_config_release() and by the exit handler. */

@@ -11,6 +11,7 @@
 
 #include "core/loop.h"
 #include "core/mech/mech.h"
+#include "core/poll.h"
 
 static inline int
 event_ready(const struct evpl_event *ev)
@@ -75,6 +76,18 @@ evpl_event_add(struct evpl *evpl, struct evpl_event *event)
     return rc;
 }
 
+int
+evpl_event_add_traffic(struct evpl *evpl, struct evpl_event *event)
+{
+    int rc = evpl_event_add(evpl, event);
+
+    if (rc == 0) {
+        event->flags |= EVPL_EVENT_TRAFFIC;
+        evpl_traffic_ref(evpl);
+    }
+    return rc;
+}
+
 void
 evpl_event_remove(struct evpl *evpl, struct evpl_event *event)
 {
@@ -85,6 +98,9 @@ evpl_event_remove(struct evpl *evpl, struct evpl_event *event)
         active_drop(evpl, event);
     }
     evpl->mech->remove(evpl->mech_private, event);
+    if (event->flags & EVPL_EVENT_TRAFFIC) {
+        evpl_traffic_unref(evpl);
+    }
     event->flags = 0;
 }
 
@@ -95,6 +111,11 @@ event_set(struct evpl *evpl, struct evpl_event *ev, unsigned int set, unsigned i
 
     ev->flags = (old | set) & ~clear;
     if (ev->flags != old) {
+        /* New readiness on a connection is what keeps a busy loop spinning. */
+        if ((old & EVPL_EVENT_TRAFFIC) &&
+            (set & ~old & (EVPL_EVENT_READABLE | EVPL_EVENT_WRITABLE))) {
+            evpl_activity_internal(evpl);
+        }
         evpl->mech->update(evpl->mech_private, ev);
         event_refresh(evpl, ev);
     }

@@ -24,6 +24,7 @@ typedef void (*evpl_event_callback_t)(struct evpl *evpl, struct evpl_event *even
 #define EVPL_EVENT_ERROR          0x10u
 #define EVPL_EVENT_REGISTERED     0x20u
 #define EVPL_EVENT_HUP            0x40u /* peer hang-up / end of stream seen (epoll) */
+#define EVPL_EVENT_TRAFFIC        0x80u /* readiness is traffic: keeps the loop spinning */
 
 struct evpl_event {
     int                   fd;
@@ -38,6 +39,13 @@ struct evpl_event {
 /* Register ev->fd (callbacks set by the caller) with the loop's mechanism.
  * Returns 0 or a negative errno. */
 int evpl_event_add(struct evpl *evpl, struct evpl_event *event);
+/*
+ * Register a transport's data descriptor (a connection or datagram socket).
+ * Its readiness counts as loop activity, and while such events exist the
+ * loop has a poll of its own, so the hybrid mode of contract 11.2 spins on
+ * the wait mechanism under load and sleeps when traffic stops (traffic.c).
+ */
+int evpl_event_add_traffic(struct evpl *evpl, struct evpl_event *event);
 /* Unregister; safe during dispatch; the event is never touched again. */
 void evpl_event_remove(struct evpl *evpl, struct evpl_event *event);
 

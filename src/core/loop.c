@@ -108,8 +108,9 @@ evpl_create(struct evpl_thread_config *config)
         evpl->config.poll_iterations = 0;
     }
 
-    evpl->owner     = pthread_self();
-    evpl->poll_iter = -1;
+    evpl->owner      = pthread_self();
+    evpl->poll_iter  = -1;
+    evpl->wait_found = -1;
     atomic_init(&evpl->running, 1);
     atomic_init(&evpl->stops_in_flight, 0);
 
@@ -217,11 +218,23 @@ loop_wait_timeout(struct evpl *evpl, uint64_t now)
 static void
 loop_pure_poll_pass(struct evpl *evpl)
 {
+    uint64_t activity = evpl->activity;
+
     evpl_polls_call(evpl);
     evpl_events_dispatch(evpl);
     evpl_deferrals_run(evpl);
     evpl->pure_passes++;
     loop_hook(evpl, evpl->hooks.iteration_end);
+    evpl_pass_end_clock(evpl);
+
+    /* A spin pass that found nothing offers the CPU to whoever else wants
+     * it: on a machine with fewer cores than busy threads that is often the
+     * very peer this loop waits for, which would otherwise sit in the run
+     * queue until the scheduler preempts us.  With no one waiting it
+     * returns at once. */
+    if (evpl->activity == activity && evpl->num_active == 0) {
+        sched_yield();
+    }
 }
 
 static void
@@ -239,7 +252,7 @@ loop_full_pass(struct evpl *evpl)
     int64_t timeout = loop_wait_timeout(evpl, now);
 
     loop_hook(evpl, evpl->hooks.pre_wait);
-    evpl->mech->wait(evpl->mech_private, evpl, timeout);
+    evpl->wait_found = evpl->mech->wait(evpl->mech_private, evpl, timeout);
     loop_hook(evpl, evpl->hooks.post_wait);
 
     /* Appendix A.6: finalise closed binds on every pass, not only idle ones. */
@@ -249,11 +262,13 @@ loop_full_pass(struct evpl *evpl)
         evpl_polls_call(evpl);
     }
 
+    evpl->wait_found = -1;
     evpl_events_dispatch(evpl);
     evpl_deferrals_run(evpl);
 
     evpl->pure_passes = 0;
     loop_hook(evpl, evpl->hooks.iteration_end);
+    evpl_pass_end_clock(evpl);
 }
 
 void

@@ -57,6 +57,13 @@ struct evpl {
     uint64_t           activity;
     uint64_t           activity_seen;
     uint64_t           last_activity_time;
+    /* traffic spinning (traffic.c) */
+    struct evpl_poll *traffic_poll;   /* registered while traffic events exist */
+    int               traffic_events; /* registered EVPL_EVENT_TRAFFIC events */
+    int               wait_found;     /* events the full pass's wait reported, -1 in pure passes */
+    uint64_t          last_poll_ns;   /* previous poll pass, 0 outside poll mode */
+    uint64_t          pass_end_ns;    /* end of the previous pass while spinning, else 0 */
+    uint64_t          quiet_until_ns; /* internal activity ignored until then (preempted) */
 
     struct evpl_loop_hooks hooks;
 

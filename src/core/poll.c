@@ -92,6 +92,7 @@ evpl_poll_unpin(struct evpl *evpl)
 void
 evpl_polls_call(struct evpl *evpl)
 {
+    evpl_poll_pass_clock(evpl);
     for (evpl->poll_iter = 0; evpl->poll_iter < evpl->num_polls; evpl->poll_iter++) {
         struct evpl_poll *poll = evpl->polls[evpl->poll_iter];
 
@@ -103,6 +104,7 @@ evpl_polls_call(struct evpl *evpl)
 static void
 polls_enter(struct evpl *evpl)
 {
+    evpl->last_poll_ns = 0;
     for (evpl->poll_iter = 0; evpl->poll_iter < evpl->num_polls; evpl->poll_iter++) {
         struct evpl_poll *poll = evpl->polls[evpl->poll_iter];
 
@@ -116,6 +118,7 @@ polls_enter(struct evpl *evpl)
 static void
 polls_exit(struct evpl *evpl)
 {
+    evpl->last_poll_ns = 0;
     for (evpl->poll_iter = 0; evpl->poll_iter < evpl->num_polls; evpl->poll_iter++) {
         struct evpl_poll *poll = evpl->polls[evpl->poll_iter];
 
@@ -133,13 +136,15 @@ evpl_poll_mode_update(struct evpl *evpl, uint64_t now)
     int      can_poll = evpl->config.poll_mode && evpl->num_polls > 0;
     uint64_t elapsed  = 0;
 
-    if (can_poll) {
-        if (evpl->activity != evpl->activity_seen) {
-            evpl->activity_seen      = evpl->activity;
-            evpl->last_activity_time = now;
-        } else if (now > evpl->last_activity_time) {
-            elapsed = now - evpl->last_activity_time;
-        }
+    /* Activity is taken in even when there is nothing to poll: left unseen,
+     * it would keep the core wait at timeout 0 (loop_wait_timeout) and the
+     * loop would busy-loop -- e.g. after its last connection closed and took
+     * the traffic poll with it, or after evpl_activity() on a poll-less loop. */
+    if (evpl->activity != evpl->activity_seen) {
+        evpl->activity_seen      = evpl->activity;
+        evpl->last_activity_time = now;
+    } else if (can_poll && now > evpl->last_activity_time) {
+        elapsed = now - evpl->last_activity_time;
     }
 
     if (evpl->pin_count == 0 && elapsed > evpl->config.spin_ns) {

@@ -72,10 +72,25 @@ loop_event_cb(struct evpl *evpl, struct evpl_event *event)
     }
 }
 
+/* evpl_destroy(): every bind of the loop is closed, so no end refers to the
+ * state any more and no other thread can reach it. */
+static void
+loop_cleanup(struct evpl *evpl, void *state)
+{
+    struct inproc_loop *loop = state;
+
+    evpl_abort_if(loop->nends != 0 || loop->ready_head != NULL, "inproc",
+                  "loop destroyed with %u in-process ends still attached", loop->nends);
+    evpl_event_remove(evpl, &loop->event);
+    close(loop->event.fd);
+    pthread_mutex_destroy(&loop->lock);
+    free(loop);
+}
+
 static struct inproc_loop *
 loop_get(struct evpl *evpl)
 {
-    struct inproc_loop *loop = evpl->framework_private[EVPL_FRAMEWORK_INPROC];
+    struct inproc_loop *loop = evpl_framework_get(evpl, EVPL_FRAMEWORK_INPROC);
     int                 rc;
 
     if (loop) {
@@ -91,22 +106,9 @@ loop_get(struct evpl *evpl)
     evpl_abort_if(rc < 0, "inproc", "cannot register the in-process wakeup: %s", strerror(-rc));
     evpl_event_read_interest(evpl, &loop->event);
     pthread_mutex_init(&loop->lock, NULL);
-    evpl->framework_private[EVPL_FRAMEWORK_INPROC] = loop;
+    /* Kept until evpl_destroy(): connection churn does not recreate it. */
+    evpl_framework_set(evpl, EVPL_FRAMEWORK_INPROC, loop, loop_cleanup);
     return loop;
-}
-
-/* One end left the loop; the last one takes the loop state with it. */
-static void
-loop_put(struct evpl *evpl, struct inproc_loop *loop)
-{
-    if (--loop->nends) {
-        return;
-    }
-    evpl_event_remove(evpl, &loop->event);
-    close(loop->event.fd);
-    pthread_mutex_destroy(&loop->lock);
-    evpl->framework_private[EVPL_FRAMEWORK_INPROC] = NULL;
-    free(loop);
 }
 
 static void
@@ -149,8 +151,8 @@ evpl_inproc_end_signal(struct inproc_end *end)
         }
     }
     pthread_mutex_unlock(&loop->lock);
-    /* Still under end->lock: the end cannot close, so neither can its loop
-     * state go away before the kick lands. */
+    /* Still under end->lock with end->loop set: the end cannot close, so
+     * neither the loop state nor its evpl can go away before the kick lands. */
     if (kick) {
         loop_kick(loop);
     }
@@ -217,7 +219,7 @@ conn_put(struct inproc_conn *conn)
 static inline int
 end_has_work(const struct inproc_end *end)
 {
-    return end->up || end->peer_gone || !evpl_iovec_ring_empty(&end->in) ||
+    return end->up || end->peer_gone || end->resume || !evpl_iovec_ring_empty(&end->in) ||
            evpl_dgram_ring_count(&end->in_msg);
 }
 
@@ -239,13 +241,26 @@ end_attach(struct evpl *evpl, struct evpl_bind *bind, struct inproc_end *end)
     pthread_mutex_unlock(&end->lock);
 }
 
+/* end's queued output was taken by its peer: flush again (any thread). */
+static void
+end_resume(struct inproc_end *end)
+{
+    pthread_mutex_lock(&end->lock);
+    if (end->loop) {
+        end->resume = 1;
+        evpl_inproc_end_signal(end);
+    }
+    pthread_mutex_unlock(&end->lock);
+}
+
 /* Tell end its peer is gone (any thread). */
 static void
 end_peer_gone(struct inproc_end *end)
 {
     pthread_mutex_lock(&end->lock);
     if (!end->closed) {
-        end->peer_gone = 1;
+        end->peer_gone      = 1;
+        end->sender_waiting = 0;
         if (end->loop) {
             evpl_inproc_end_signal(end);
         }
@@ -253,7 +268,10 @@ end_peer_gone(struct inproc_end *end)
     pthread_mutex_unlock(&end->lock);
 }
 
-/* Release what the peer queued for an end that will never deliver it. */
+/*
+ * Close end to its peer and release what the peer queued for it.  From now
+ * on no other thread reaches end's loop state through end->loop.
+ */
 static void
 end_drop_input(struct evpl *evpl, struct inproc_end *end)
 {
@@ -261,11 +279,13 @@ end_drop_input(struct evpl *evpl, struct inproc_end *end)
     struct evpl_dgram_ring in_msg;
 
     pthread_mutex_lock(&end->lock);
-    end->closed = 1;
-    in          = end->in;
-    in_msg      = end->in_msg;
-    end->in     = (struct evpl_iovec_ring){0};
-    end->in_msg = (struct evpl_dgram_ring){0};
+    end->closed         = 1;
+    end->loop           = NULL;
+    end->sender_waiting = 0;
+    in                  = end->in;
+    in_msg              = end->in_msg;
+    end->in             = (struct evpl_iovec_ring){0};
+    end->in_msg         = (struct evpl_dgram_ring){0};
     pthread_mutex_unlock(&end->lock);
 
     evpl_iovec_ring_clear(evpl, &in);
@@ -296,6 +316,11 @@ deliver_stream(struct evpl *evpl, struct inproc_end *end)
     rx->length = 0;
     evpl_dgram_ring_clear(&end->rx_msg);
     if (any) {
+        /* An application that does not read: take no more of the queue
+         * until it has consumed (recv_resume), so the sender blocks. */
+        if (evpl_bind_recv_throttle(bind)) {
+            end->throttled = 1;
+        }
         evpl_bind_recv_stream(evpl, bind);
     }
 }
@@ -334,40 +359,64 @@ deliver_messages(struct evpl *evpl, struct inproc_end *end)
     }
 }
 
+static void inproc_flush(struct evpl *evpl, struct evpl_bind *bind);
+
 static void
 end_deliver(struct evpl *evpl, struct inproc_end *end)
 {
     struct evpl_bind      *bind = end->bind;
     struct evpl_iovec_ring swap_iov;
     struct evpl_dgram_ring swap_msg;
-    int                    up, gone;
+    int                    up, gone, resume, taken, wake_sender = 0;
 
-    /* Take everything queued so far in one swap; rx is empty here. */
+    /* Take everything queued so far in one swap (rx is empty here), unless
+     * a throttled stream must leave it where the sender can see it. */
     pthread_mutex_lock(&end->lock);
-    swap_iov    = end->in;
-    end->in     = end->rx;
-    end->rx     = swap_iov;
-    swap_msg    = end->in_msg;
-    end->in_msg = end->rx_msg;
-    end->rx_msg = swap_msg;
+    taken = !end->throttled;
+    if (taken) {
+        swap_iov            = end->in;
+        end->in             = end->rx;
+        end->rx             = swap_iov;
+        swap_msg            = end->in_msg;
+        end->in_msg         = end->rx_msg;
+        end->rx_msg         = swap_msg;
+        wake_sender         = end->sender_waiting;
+        end->sender_waiting = 0;
+    }
     up          = end->up;
     gone        = end->peer_gone;
+    resume      = end->resume;
     end->up     = 0;
+    end->resume = 0;
     pthread_mutex_unlock(&end->lock);
+
+    /* The queue is empty now: let a blocked sender fill it again while we
+     * deliver (not under our lock: never two end locks at once). */
+    if (wake_sender) {
+        end_resume(inproc_peer(end));
+    }
 
     if (up && !evpl_bind_closing(bind)) {
         evpl_bind_connected(evpl, bind);
     }
     evpl_inproc_run_completions(end);
 
-    if (end->conn->message) {
-        deliver_messages(evpl, end);
-    } else {
-        deliver_stream(evpl, end);
+    if (taken) {
+        if (end->conn->message) {
+            deliver_messages(evpl, end);
+        } else {
+            deliver_stream(evpl, end);
+        }
+    }
+
+    /* Our peer took what we had queued for it: move what waits on the bind. */
+    if (resume && !gone &&
+        (bind->flags & (EVPL_BIND_CONNECTED | EVPL_BIND_CLOSED)) == EVPL_BIND_CONNECTED) {
+        inproc_flush(evpl, bind);
     }
 
     /* Everything the peer sent before closing has been delivered above. */
-    if (gone && !end->eof_delivered) {
+    if (gone && taken && !end->eof_delivered) {
         end->eof_delivered = 1;
         evpl_bind_transport_closed(evpl, bind);
     }
@@ -453,11 +502,66 @@ stage_hand_over(struct inproc_end *end, struct inproc_end *peer)
     }
 }
 
+/* Bytes the peer's queue takes before it is full (peer->lock held). */
+static inline uint64_t
+queue_room(const struct inproc_end *peer)
+{
+    return peer->in.length < EVPL_RECV_HIGH_WATER ? EVPL_RECV_HIGH_WATER - peer->in.length : 0;
+}
+
+/* Stage whole messages from the send ring while fewer than room bytes are
+ * staged (so one message always goes, however large). */
+static void
+stage_messages(struct evpl *evpl, struct evpl_bind *bind, struct inproc_end *end, int same_loop,
+               uint64_t room)
+{
+    uint64_t staged = 0;
+
+    while (staged < room && evpl_dgram_ring_count(&bind->dgram_ring)) {
+        struct evpl_dgram *d     = evpl_dgram_ring_front(&bind->dgram_ring);
+        unsigned int       first = evpl_iovec_ring_count(&end->stage);
+        struct evpl_dgram *m;
+
+        for (unsigned int i = 0; i < d->niov; i++) {
+            stage_iovec(evpl, end, evpl_iovec_ring_at(&bind->send_ring, i), same_loop, first);
+        }
+        m         = evpl_dgram_ring_push(&end->stage_msg, dgram_initial());
+        m->niov   = evpl_iovec_ring_count(&end->stage) - first;
+        m->length = d->length;
+        m->addr   = NULL;
+        staged += d->length;
+        evpl_bind_send_pop_msg(evpl, bind);
+    }
+}
+
+/* Stage the first room bytes (at most) of the stream's send ring. */
+static void
+stage_stream(struct evpl *evpl, struct evpl_bind *bind, struct inproc_end *end, int same_loop,
+             uint64_t room)
+{
+    uint64_t bytes = bind->send_ring.length < room ? bind->send_ring.length : room;
+    uint64_t left  = bytes;
+
+    for (unsigned int i = 0; left; i++) {
+        struct evpl_iovec part = *evpl_iovec_ring_at(&bind->send_ring, i);
+
+        if (part.length > left) {
+            part.length = (unsigned int) left; /* the rest stays queued */
+        }
+        stage_iovec(evpl, end, &part, same_loop, 0);
+        left -= part.length;
+    }
+    if (bytes) {
+        evpl_bind_send_advance(evpl, bind, bytes);
+    }
+}
+
 static void
 inproc_flush(struct evpl *evpl, struct evpl_bind *bind)
 {
     struct inproc_end *end = inproc_end_of(bind);
     struct inproc_end *peer;
+    uint64_t           room;
     int                closed, same_loop;
 
     if (end == NULL) {
@@ -466,9 +570,15 @@ inproc_flush(struct evpl *evpl, struct evpl_bind *bind)
     }
     peer = inproc_peer(end);
 
+    /* peer->loop is NULL once the peer closed; while it is not, the peer's
+     * loop (and its evpl) cannot go away before we unlock. */
     pthread_mutex_lock(&peer->lock);
     closed    = peer->closed;
     same_loop = peer->loop && peer->loop->evpl == evpl;
+    room      = queue_room(peer);
+    if (!closed && room == 0 && !evpl_iovec_ring_empty(&bind->send_ring)) {
+        peer->sender_waiting = 1; /* the peer resumes us when it takes its queue */
+    }
     pthread_mutex_unlock(&peer->lock);
 
     if (closed) {
@@ -477,41 +587,26 @@ inproc_flush(struct evpl *evpl, struct evpl_bind *bind)
         return;
     }
 
-    /* Prepare outside the peer's lock: copies can be large. */
-    if (end->conn->message) {
-        while (evpl_dgram_ring_count(&bind->dgram_ring)) {
-            struct evpl_dgram *d     = evpl_dgram_ring_front(&bind->dgram_ring);
-            unsigned int       first = evpl_iovec_ring_count(&end->stage);
-            struct evpl_dgram *m;
-
-            for (unsigned int i = 0; i < d->niov; i++) {
-                stage_iovec(evpl, end, evpl_iovec_ring_at(&bind->send_ring, i), same_loop, first);
-            }
-            m         = evpl_dgram_ring_push(&end->stage_msg, dgram_initial());
-            m->niov   = evpl_iovec_ring_count(&end->stage) - first;
-            m->length = d->length;
-            m->addr   = NULL;
-            evpl_bind_send_pop_msg(evpl, bind);
+    /* The peer only ever shrinks its queue meanwhile, so room stays valid;
+     * when it took the queue, the next round finds more room. */
+    while (room && !evpl_iovec_ring_empty(&bind->send_ring)) {
+        /* Prepare outside the peer's lock: copies can be large. */
+        if (end->conn->message) {
+            stage_messages(evpl, bind, end, same_loop, room);
+        } else {
+            stage_stream(evpl, bind, end, same_loop, room);
         }
-    } else {
-        unsigned int count = evpl_iovec_ring_count(&bind->send_ring);
-        uint64_t     bytes = bind->send_ring.length;
 
-        for (unsigned int i = 0; i < count; i++) {
-            stage_iovec(evpl, end, evpl_iovec_ring_at(&bind->send_ring, i), same_loop, 0);
-        }
-        if (count) {
-            evpl_bind_send_advance(evpl, bind, bytes);
-        }
-    }
-
-    if (!evpl_iovec_ring_empty(&end->stage)) {
         pthread_mutex_lock(&peer->lock);
         closed = peer->closed;
         if (!closed) {
             stage_hand_over(end, peer);
             if (peer->loop) {
                 evpl_inproc_end_signal(peer);
+            }
+            room = queue_room(peer);
+            if (room == 0 && !evpl_iovec_ring_empty(&bind->send_ring)) {
+                peer->sender_waiting = 1;
             }
         }
         pthread_mutex_unlock(&peer->lock);
@@ -520,6 +615,7 @@ inproc_flush(struct evpl *evpl, struct evpl_bind *bind)
             evpl_iovec_ring_clear(evpl, &end->stage);
             evpl_dgram_ring_clear(&end->stage_msg);
             evpl_bind_transport_closed(evpl, bind);
+            break;
         }
     }
     evpl_bind_flushed(evpl, bind);
@@ -624,10 +720,11 @@ inproc_close(struct evpl *evpl, struct evpl_bind *bind)
         return; /* the connect never got anywhere */
     }
     ib->end = NULL;
-    loop    = end->loop;
+    loop    = end->loop; /* only this thread writes it */
 
     end_drop_input(evpl, end);
     loop_unready(loop, end);
+    loop->nends--;
 
     evpl_iovec_ring_clear(evpl, &end->rx);
     evpl_iovec_ring_free(&end->rx);
@@ -643,8 +740,26 @@ inproc_close(struct evpl *evpl, struct evpl_bind *bind)
     end->bind = NULL;
 
     end_peer_gone(inproc_peer(end));
-    loop_put(evpl, loop);
     conn_put(end->conn);
+}
+
+/* The application consumed a throttled stream: take the queue again. */
+static void
+inproc_recv_resume(struct evpl *evpl, struct evpl_bind *bind)
+{
+    struct inproc_end *end = inproc_end_of(bind);
+
+    (void) evpl;
+    if (end == NULL) {
+        return;
+    }
+    end->throttled = 0;
+    /* Deliver from the loop, not from inside the application's evpl_recv*(). */
+    pthread_mutex_lock(&end->lock);
+    if (end->loop) {
+        evpl_inproc_end_signal(end);
+    }
+    pthread_mutex_unlock(&end->lock);
 }
 
 /* ---- registration --------------------------------------------------------- */
@@ -657,6 +772,7 @@ static const struct evpl_protocol_ops inproc_stream_ops = {
     .listen_close    = evpl_inproc_listen_close,
     .flush           = inproc_flush,
     .close           = inproc_close,
+    .recv_resume     = inproc_recv_resume,
 };
 
 static const struct evpl_protocol_ops inproc_datagram_ops = {

@@ -11,17 +11,46 @@
  * puts the peer on its loop's ready list; the receiving loop takes the whole
  * queue in one swap and delivers it without holding any lock.
  *
- * Wakeups.  Each loop that has in-process binds owns one struct inproc_loop:
- * an eventfd registered with the loop and a locked ready list of ends with
- * something to deliver.  A sender on another thread writes the eventfd only
- * when the list was idle; a sender on the receiving loop's own thread just
- * latches the event readable (no system call).  The state is created with
- * the loop's first in-process bind and freed with its last.
+ * Wakeups.  Each loop that has had in-process binds owns one struct
+ * inproc_loop: an eventfd registered with the loop and a locked ready list
+ * of ends with something to deliver.  A sender on another thread writes the
+ * eventfd only when the list was idle; a sender on the receiving loop's own
+ * thread just latches the event readable (no system call).  The state is
+ * created with the loop's first in-process bind and lives as long as the
+ * loop: evpl_destroy() frees it through the framework cleanup, after every
+ * bind of the loop has been closed.
  *
- * Lifetime.  The connection holds one reference per end (atomic).  An end
- * stays attached to its loop from attach/connect until its close; a peer
- * touches another end's loop only under that end's lock while the end is
- * not closed, so the loop state cannot vanish under a sender.
+ * Lifetime.  The connection holds one reference per end (atomic) and is
+ * freed with the last end.  The loop state of an end is reachable from
+ * other threads only through end->loop, which is set at attach and cleared
+ * at close, both under end->lock.  So a thread holding end->lock that sees
+ * end->loop non-NULL holds an open end of a loop whose bind has not been
+ * closed: evpl_destroy() on the owning thread cannot get past closing that
+ * bind -- let alone free the loop state, its eventfd or the evpl itself --
+ * until the lock is released.  Every cross-thread use follows this rule:
+ *   - signal (end_signal): the caller holds end->lock, end->loop != NULL;
+ *   - flush: the peer's loop is read, compared and signalled under
+ *     peer->lock only, and only while peer->loop != NULL;
+ *   - close: clears end->loop under end->lock before the loop can go;
+ *   - destroy: runs after every end of the loop has closed.
+ * (A flush that looked at peer->loop after the peer had closed could read
+ * the state of a loop that evpl_destroy() was freeing on another thread.)
+ * Lock order: end->lock, then loop->lock; never two end locks at once.
+ *
+ * Flow control.  A sender moves data into its peer's queue (`in`) only
+ * while that queue holds fewer than EVPL_RECV_HIGH_WATER bytes (the
+ * receive high-water mark of the socket transports): a stream is cut at
+ * the mark, messages go whole (one message may overshoot by its size).
+ * What does not fit stays on the sender's bind -- no SENT for it, as with
+ * a full kernel socket buffer -- and the sender leaves `sender_waiting` on
+ * the peer.  The receiving loop takes its whole queue at once (leaving it
+ * empty, below any low-water mark), and then sets `resume` on the sender's
+ * end and signals it; the sender's loop flushes again.  A stream receiver
+ * whose application does not read stops taking its queue while the bind
+ * layer says it is throttled (receive ring over the same mark) and starts
+ * again from recv_resume (ring consumed down to half), so a stream buffers
+ * at most about three marks in all.  Neither side ever waits for the
+ * other, so full-duplex bulk transfers cannot deadlock.
  */
 #pragma once
 
@@ -37,11 +66,11 @@
 
 struct inproc_end;
 
-/* Per-loop wakeup state (evpl->framework_private[EVPL_FRAMEWORK_INPROC]). */
+/* Per-loop wakeup state (evpl_framework_get(evpl, EVPL_FRAMEWORK_INPROC)). */
 struct inproc_loop {
     struct evpl_event event; /* eventfd; first member */
     struct evpl      *evpl;
-    unsigned int      nends; /* ends attached here (owning thread only) */
+    unsigned int      nends; /* ends attached here (owning thread only; 0 at destroy) */
 
     pthread_mutex_t    lock; /* ready list and signalled */
     struct inproc_end *ready_head;
@@ -63,12 +92,14 @@ struct inproc_end {
 
     /* Under lock: everything a peer may look at or fill. */
     pthread_mutex_t        lock;
-    struct inproc_loop    *loop;      /* NULL until attached */
-    int                    closed;    /* close ran (or the handoff was dropped) */
-    int                    peer_gone; /* the peer closed: end of stream after the data */
-    int                    up;        /* the accepted end exists: deliver CONNECTED */
-    struct evpl_iovec_ring in;        /* payload from the peer (SHARED or same-loop refs) */
-    struct evpl_dgram_ring in_msg;    /* message boundaries of `in` */
+    struct inproc_loop    *loop;           /* attached and not closed; else NULL */
+    int                    closed;         /* close ran (or the handoff was dropped) */
+    int                    peer_gone;      /* the peer closed: end of stream after the data */
+    int                    up;             /* the accepted end exists: deliver CONNECTED */
+    int                    sender_waiting; /* the peer holds output back: `in` was full */
+    int                    resume;         /* the peer took our output: flush again */
+    struct evpl_iovec_ring in;             /* payload from the peer (SHARED or same-loop refs) */
+    struct evpl_dgram_ring in_msg;         /* message boundaries of `in` */
 
     /* Under loop->lock. */
     int                on_ready;
@@ -87,6 +118,7 @@ struct inproc_end {
     unsigned int              comp_head;
     unsigned int              comp_tail;
     int                       eof_delivered;
+    int                       throttled; /* stream: the bind layer paused receiving */
 };
 
 struct inproc_conn {
@@ -125,7 +157,8 @@ int evpl_inproc_lookup(const char *name, enum evpl_protocol_id protocol,
                        int (*fn)(struct evpl_listener *listener, uint64_t serial, void *arg),
                        void *arg);
 
-/* inproc.c: put end on its loop's ready list and wake the loop (end->lock held). */
+/* inproc.c: put end on its loop's ready list and wake the loop (end->lock held,
+ * end->loop non-NULL). */
 void evpl_inproc_end_signal(struct inproc_end *end);
 
 /* rdma.c: DATAGRAM_INPROC one-sided operations. */

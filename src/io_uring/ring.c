@@ -1,13 +1,13 @@
 /*
  * The per-loop io_uring.
  *
- * One ring per loop, created when the loop first needs it and torn down when
- * its last connection or listener goes (so evpl_destroy(), which closes every
- * bind, takes it with it).  Setup prefers SINGLE_ISSUER | DEFER_TASKRUN |
- * TASKRUN_FLAG: completions are then produced only when this thread enters
- * the kernel, and the kernel raises IORING_SQ_TASKRUN in the shared SQ flags
- * when there is work to collect, so checking for completions costs no
- * system call.  Older kernels get COOP_TASKRUN or a plain ring.
+ * One ring per loop, created when the loop first needs it and kept for the
+ * loop's lifetime (evpl_framework_set cleanup): connections come and go
+ * without rebuilding the ring, its buffer ring and its file table.  Setup prefers SINGLE_ISSUER |
+ * DEFER_TASKRUN | TASKRUN_FLAG: completions are then produced only when this thread enters the
+ * kernel, and the kernel raises IORING_SQ_TASKRUN in the shared SQ flags when there is work to
+ * collect, so checking for completions costs no system call.  Older kernels get COOP_TASKRUN or a
+ * plain ring.
  *
  * How completions are noticed:
  *   sleeping  the completion eventfd is an internal event in the loop's
@@ -33,16 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/poll.h"
 #include "core/shared.h"
 
 #define EVPL_URING_MAX_ENTRIES 32768
 #define EVPL_URING_MAX_SLOTS   4096
 /* Completion batches reaped per dispatch before other events get a turn. */
 #define EVPL_URING_REAP_ROUNDS 4
-/* A gap between poll calls this long means the thread was preempted... */
-#define EVPL_URING_PREEMPTED_NS 250000ull
-/* ...and for this long found work then does not extend the spin window. */
-#define EVPL_URING_QUIET_NS 50000000ull
 /* How long teardown waits for cancelled operations to complete. */
 #define EVPL_URING_DRAIN_NS (2ull * 1000000000ull)
 
@@ -139,23 +136,6 @@ ring_reap(struct evpl_uring *ur, int *more)
     return total;
 }
 
-/*
- * Should found work restart the spin window?  Spinning only pays while the
- * loop has a core to itself.  A gap between two poll calls far longer than
- * a pass takes means the thread was preempted (more runnable threads than
- * cores): spinning then only steals time from the peer we wait for, so for
- * a while found work does not extend the spin and the loop sleeps on the
- * eventfd instead.
- */
-static inline void
-ring_activity(struct evpl *evpl, struct evpl_uring *ur)
-{
-    if (ur->quiet_until_ns == 0 || evpl_loop_clock_ns() >= ur->quiet_until_ns) {
-        ur->quiet_until_ns = 0;
-        evpl_activity(evpl);
-    }
-}
-
 /* Sleeping path: the eventfd became readable. */
 static void
 ring_event_cb(struct evpl *evpl, struct evpl_event *event)
@@ -173,7 +153,7 @@ ring_event_cb(struct evpl *evpl, struct evpl_event *event)
      * woke a sleeping loop is likely to continue, and spinning collects it
      * without a wakeup per completion (API 11.2). */
     if (ring_reap(ur, &more)) {
-        ring_activity(evpl, ur);
+        evpl_activity_internal(evpl);
     }
     if (!more) {
         evpl_event_mark_unreadable(evpl, event);
@@ -184,17 +164,12 @@ ring_event_cb(struct evpl *evpl, struct evpl_event *event)
 static void
 ring_poll_cb(struct evpl *evpl, void *private_data)
 {
-    struct evpl_uring *ur  = private_data;
-    uint64_t           now = evpl_loop_clock_ns();
+    struct evpl_uring *ur = private_data;
     int                more;
 
-    if (ur->last_poll_ns && now - ur->last_poll_ns > EVPL_URING_PREEMPTED_NS) {
-        ur->quiet_until_ns = now + EVPL_URING_QUIET_NS;
-    }
-    ur->last_poll_ns  = now;
     ur->submit_reaped = 0;
     if (evpl_uring_pending(ur) && ring_reap(ur, &more)) {
-        ring_activity(evpl, ur);
+        evpl_activity_internal(evpl);
     }
 }
 
@@ -204,7 +179,6 @@ ring_poll_enter(struct evpl *evpl, void *private_data)
     struct evpl_uring *ur = private_data;
 
     (void) evpl;
-    ur->last_poll_ns = 0;
     io_uring_cq_eventfd_toggle(&ur->ring, false);
 }
 
@@ -213,7 +187,6 @@ ring_poll_exit(struct evpl *evpl, void *private_data)
 {
     struct evpl_uring *ur = private_data;
 
-    ur->last_poll_ns = 0;
     io_uring_cq_eventfd_toggle(&ur->ring, true);
     /* Completions that arrived while the eventfd was off signalled nothing:
      * latch the event so the loop collects them before it sleeps. */
@@ -482,17 +455,30 @@ fail:
     return NULL;
 }
 
+/* evpl_destroy(): every bind is closed; the ring goes with the loop. */
+static void
+ring_cleanup(struct evpl *evpl, void *state)
+{
+    struct evpl_uring *ur = state;
+
+    (void) evpl;
+    ur->closing = 1;
+    if (ur->users == 0) {
+        ring_destroy(ur);
+    }
+}
+
 struct evpl_uring *
 evpl_uring_get(struct evpl *evpl, int *err)
 {
-    struct evpl_uring *ur = evpl->framework_private[EVPL_FRAMEWORK_IO_URING];
+    struct evpl_uring *ur = evpl_framework_get(evpl, EVPL_FRAMEWORK_IO_URING);
 
     if (ur == NULL) {
         ur = ring_create(evpl, err);
         if (ur == NULL) {
             return NULL;
         }
-        evpl->framework_private[EVPL_FRAMEWORK_IO_URING] = ur;
+        evpl_framework_set(evpl, EVPL_FRAMEWORK_IO_URING, ur, ring_cleanup);
     }
     ur->users++;
     return ur;
@@ -501,7 +487,11 @@ evpl_uring_get(struct evpl *evpl, int *err)
 void
 evpl_uring_put(struct evpl_uring *ur)
 {
-    if (--ur->users == 0) {
+    /* The ring outlives its connections: a loop that connects again (or
+     * accepts the next client) reuses it instead of paying for a new ring,
+     * buffer ring and file table.  It goes with the loop (ring_cleanup),
+     * or with the last user after that. */
+    if (--ur->users == 0 && ur->closing) {
         evpl_abort_if(ur->reaping, "io_uring", "last user dropped while reaping completions");
         ring_destroy(ur);
     }
@@ -558,7 +548,9 @@ ring_destroy(struct evpl_uring *ur)
     evpl_uring_bufs_destroy(evpl, ur->bufs);
 
     free(ur->slot_free);
-    evpl->framework_private[EVPL_FRAMEWORK_IO_URING] = NULL;
+    if (evpl_framework_get(evpl, EVPL_FRAMEWORK_IO_URING) == ur) {
+        evpl_framework_set(evpl, EVPL_FRAMEWORK_IO_URING, NULL, NULL);
+    }
     free(ur);
 }
 

@@ -32,6 +32,7 @@
 
 #include "core/shared.h"
 #include "memory/allocator.h"
+#include "socket/socket.h"
 
 #define CONN_RECV     0x01u /* receive armed */
 #define CONN_SEND     0x02u /* a send is in flight */
@@ -119,13 +120,12 @@ sqe_data(struct io_uring_sqe *sqe, void *object, unsigned int op)
     io_uring_sqe_set_data64(sqe, (uint64_t) (uintptr_t) object | op);
 }
 
+/* The options every TCP transport sets (TCP_NODELAY, keepalive, user
+ * timeout): see evpl_socket_tcp_setup(). */
 static void
 socket_tune(int fd)
 {
-    int one = 1;
-
-    /* Latency first: the library batches sends per pass itself. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    evpl_socket_tcp_setup(fd);
 }
 
 static int

@@ -56,12 +56,11 @@ struct evpl_uring {
     struct evpl_deferral submit; /* one io_uring_enter per pass for everything queued */
     unsigned int         setup_flags;
     unsigned int         users;    /* live connections and listeners */
+    int                  closing;  /* the loop is being destroyed */
     unsigned int         inflight; /* submissions whose final completion is due */
     int                  reaping;
     int                  no_multishot;  /* kernel rejected multishot receive */
     int                  submit_reaped; /* the submit deferral reaped this pass */
-    uint64_t             last_poll_ns;  /* spin guard, see ring_activity() */
-    uint64_t             quiet_until_ns;
 
     /* fixed-file table: sparse, slots handed out from a free stack */
     int *slot_free;
@@ -80,8 +79,9 @@ struct evpl_uring {
 
 /* ---- ring.c ------------------------------------------------------------- */
 
-/* The loop's ring, created on first use (NULL with *err on failure); each
- * successful call counts one user, dropped with evpl_uring_put(). */
+/* The loop's ring, created on first use (NULL with *err on failure) and
+ * kept until the loop is destroyed; each successful call counts one user,
+ * dropped with evpl_uring_put(). */
 struct evpl_uring *evpl_uring_get(struct evpl *evpl, int *err);
 void               evpl_uring_put(struct evpl_uring *ur);
 

@@ -15,9 +15,11 @@
 
 /* Per-bind state of every socket transport (in bind->backend_private). */
 struct evpl_socket {
-    struct evpl_event    event;
-    int                  connecting; /* non-blocking connect in progress */
-    struct evpl_address *last_from;  /* UDP: sender address reused across datagrams */
+    struct evpl_event          event;
+    int                        connecting; /* non-blocking connect in progress */
+    struct evpl_address_cache *senders;    /* UDP: recent sender addresses (owned) */
+    unsigned int               gso;        /* UDP: largest datagram sent in GSO runs, 0 off */
+    int                        gro;        /* UDP: the kernel may coalesce received ones */
 };
 
 static inline struct evpl_socket *
@@ -55,6 +57,18 @@ void evpl_socket_stream_recv_resume(struct evpl *evpl, struct evpl_bind *bind);
 /* Start accepting on a bound, listening fd (service thread). */
 int  evpl_socket_listen_start(struct evpl_listen_socket *ls, int fd);
 void evpl_socket_listen_stop(struct evpl_listen_socket *ls);
+
+/*
+ * tcp.c: the options every TCP connection socket gets, whichever transport
+ * owns it (TCP, TLS, TCP_RDMA, io_uring TCP), on the connecting side before
+ * connect() and on the accepting side right after accept(): TCP_NODELAY, and
+ * the liveness settings of the global config (SO_KEEPALIVE with
+ * TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT, TCP_USER_TIMEOUT).  A dead peer
+ * then surfaces as ETIMEDOUT on the socket, which the transports' ordinary
+ * error paths turn into DISCONNECTED.  Failures are logged (debug) and
+ * otherwise ignored: the connection still works, only without them.
+ */
+void evpl_socket_tcp_setup(int fd);
 
 /* Registration, called from evpl_backends_register(). */
 void evpl_socket_tcp_register(void);

@@ -1,11 +1,55 @@
 /*
- * STREAM_SOCKET_TCP: kernel TCP over IPv4 or IPv6, TCP_NODELAY on.
+ * STREAM_SOCKET_TCP: kernel TCP over IPv4 or IPv6, TCP_NODELAY on, and the
+ * TCP socket options shared by every TCP-based transport.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/config.h"
+#include "core/shared.h"
 #include "socket/socket.h"
+
+static void
+tcp_setopt(int fd, int level, int name, int value, const char *what)
+{
+    if (setsockopt(fd, level, name, &value, sizeof(value)) < 0) {
+        evpl_socket_debug("setsockopt %s=%d: %s", what, value, strerror(errno));
+    }
+}
+
+void
+evpl_socket_tcp_setup(int fd)
+{
+    const struct evpl_global_config *config = evpl_config();
+    unsigned int                     idle   = config->tcp_keepalive_idle_s;
+
+    /* Latency first: the library batches sends per pass itself. */
+    tcp_setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+
+    tcp_setopt(fd, SOL_SOCKET, SO_KEEPALIVE, idle != 0, "SO_KEEPALIVE");
+    if (idle) {
+#ifdef TCP_KEEPIDLE
+        tcp_setopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int) idle, "TCP_KEEPIDLE");
+#endif
+#ifdef TCP_KEEPINTVL
+        tcp_setopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, (int) config->tcp_keepalive_interval_s,
+                   "TCP_KEEPINTVL");
+#endif
+#ifdef TCP_KEEPCNT
+        tcp_setopt(fd, IPPROTO_TCP, TCP_KEEPCNT, (int) config->tcp_keepalive_count, "TCP_KEEPCNT");
+#endif
+    }
+#ifdef TCP_USER_TIMEOUT
+    /* Set even when 0 (the kernel default), so that every socket carries
+     * exactly the configured value whatever it may have inherited. */
+    tcp_setopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int) evpl_config_tcp_user_timeout_ms(config),
+               "TCP_USER_TIMEOUT");
+#endif
+}
 
 static int
 tcp_listen(struct evpl_listen_socket *ls)

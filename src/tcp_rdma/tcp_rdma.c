@@ -2,13 +2,23 @@
  * DATAGRAM_TCP_RDMA: messages over a TCP connection, plus one-sided RDMA
  * reads and writes emulated by the peer's library (framing in wire.h).
  *
- * Sending.  Two sources feed the socket: the bind's send ring (application
- * messages, one MSG frame each) and this transport's own control queue
- * (RDMA requests and the responses we owe the peer).  At every frame boundary
- * a queued control frame goes first, so an RDMA request precedes every
- * message sent after it -- which is what makes a "done" message sent from a
- * write completion arrive after the data.  One writev covers as many frames
- * as fit; a partially written frame is finished before anything else.
+ * Sending.  Three sources feed the socket: the bind's send ring (application
+ * messages, one MSG frame each), our RDMA requests, and the responses we owe
+ * the peer for its requests.  Messages and requests go out in the order the
+ * application submitted them: each request remembers how many messages were
+ * queued before it (after_msgs) and waits at the frame boundaries until
+ * exactly those have been written.  The peer handles frames in arrival
+ * order, so a message sent before an RDMA write is delivered before the write
+ * lands, a read sees what earlier messages caused, and a message sent after
+ * an operation (e.g. "done" from a write completion) arrives after it.
+ * Responses belong to the peer's order, not ours; they go first at every
+ * boundary.  One writev covers as many frames as fit; a partially written
+ * frame is finished before anything else.
+ *
+ * A READ_RESP is written straight from the registered memory it reads.  To
+ * keep the peer's order, the bytes are snapshotted into a private copy before
+ * anything later in the peer's stream can change that memory (a message
+ * handed to our application, a write applied), unless they are already out.
  *
  * Receiving.  Bytes are read straight into the loop's pooled receive buffer
  * and appended (by reference) to bind->recv_ring, which this transport uses
@@ -27,6 +37,7 @@
 #include <unistd.h>
 
 #include "core/loop.h"
+#include "memory/allocator.h"
 #include "socket/socket.h"
 #include "tcp_rdma/registration.h"
 #include "tcp_rdma/tcp_rdma.h"
@@ -41,19 +52,27 @@
 #define TX_MAX_MSGS 64
 
 #define TX_NONE 0
-#define TX_CTL  1
-#define TX_MSG  2
+#define TX_RESP 1 /* a response we owe the peer */
+#define TX_REQ  2 /* one of our RDMA requests */
+#define TX_MSG  3 /* an application message of the send ring */
 
-/* A frame of the control queue: header plus optional payload. */
+/* A control frame (request or response): header plus optional payload. */
 struct tcp_rdma_frame {
     struct tcp_rdma_frame *next;
-    struct tcp_rdma_hdr    hdr;    /* wire order */
-    uint64_t               length; /* header + payload bytes */
-    const void            *raw;    /* READ_RESP: registered memory */
+    struct tcp_rdma_hdr    hdr;        /* wire order */
+    uint64_t               length;     /* header + payload bytes */
+    uint64_t               after_msgs; /* requests: messages to write before this one */
+    const void            *raw;        /* READ_RESP: registered memory, until snapshotted */
     uint32_t               raw_len;
-    int                    niov; /* WRITE_REQ: owned references */
+    int                    niov; /* WRITE_REQ, snapshotted READ_RESP: owned references */
     struct evpl_iovec     *iov;
     struct evpl_iovec      iov_inline[2];
+};
+
+/* A FIFO of control frames. */
+struct tcp_rdma_queue {
+    struct tcp_rdma_frame *head;
+    struct tcp_rdma_frame *tail;
 };
 
 /* An RDMA operation we started and the peer has not answered yet. */
@@ -71,21 +90,23 @@ struct tcp_rdma_op {
 
 /* Per-bind state (bind->backend_private). */
 struct tcp_rdma {
-    struct evpl_event      event; /* first: the event pointer finds the bind */
-    int                    connecting;
-    int                    closed;
-    struct evpl_deferral   tx_deferral;
-    struct tcp_rdma_frame *ctl_head;
-    struct tcp_rdma_frame *ctl_tail;
-    struct tcp_rdma_op    *op_head;
-    struct tcp_rdma_op    *op_tail;
-    uint64_t               next_id;
-    uint64_t               tx_off; /* bytes of the current frame already written */
-    int                    tx_cur; /* source of that frame: TX_NONE, TX_CTL, TX_MSG */
-    int                    rx_have_hdr;
-    struct tcp_rdma_hdr    rx_hdr; /* decoded header of the frame being received */
-    struct evpl_iovec     *msg_iov;
-    unsigned int           msg_iov_max;
+    struct evpl_event     event; /* first: the event pointer finds the bind */
+    int                   connecting;
+    int                   closed;
+    struct evpl_deferral  tx_deferral;
+    struct tcp_rdma_queue resp;      /* responses owed to the peer */
+    struct tcp_rdma_queue req;       /* our requests, in submission order */
+    uint64_t              msgs_done; /* messages of the send ring fully written */
+    int                   resp_raw;  /* queued READ_RESPs still pointing at memory */
+    struct tcp_rdma_op   *op_head;
+    struct tcp_rdma_op   *op_tail;
+    uint64_t              next_id;
+    uint64_t              tx_off; /* bytes of the current frame already written */
+    int                   tx_cur; /* source of that frame: TX_NONE, TX_RESP, ... */
+    int                   rx_have_hdr;
+    struct tcp_rdma_hdr   rx_hdr; /* decoded header of the frame being received */
+    struct evpl_iovec    *msg_iov;
+    unsigned int          msg_iov_max;
 };
 
 _Static_assert(sizeof(struct tcp_rdma) <= EVPL_BIND_PRIVATE_SIZE, "tcp_rdma state too large");
@@ -203,31 +224,68 @@ frame_free(struct evpl *evpl, struct tcp_rdma_frame *f)
     free(f);
 }
 
+/* Queue a control frame and have it written at the end of the pass. */
 static void
-ctl_push(struct evpl *evpl, struct tcp_rdma *s, struct tcp_rdma_frame *f)
+ctl_push(struct evpl *evpl, struct tcp_rdma *s, struct tcp_rdma_queue *q, struct tcp_rdma_frame *f)
 {
     f->next = NULL;
-    if (s->ctl_tail) {
-        s->ctl_tail->next = f;
+    if (q->tail) {
+        q->tail->next = f;
     } else {
-        s->ctl_head = f;
+        q->head = f;
     }
-    s->ctl_tail = f;
+    q->tail = f;
     if (!s->tx_deferral.armed) {
         evpl_defer(evpl, &s->tx_deferral);
     }
 }
 
 static void
-ctl_pop(struct evpl *evpl, struct tcp_rdma *s)
+ctl_pop(struct evpl *evpl, struct tcp_rdma *s, struct tcp_rdma_queue *q)
 {
-    struct tcp_rdma_frame *f = s->ctl_head;
+    struct tcp_rdma_frame *f = q->head;
 
-    s->ctl_head = f->next;
-    if (s->ctl_head == NULL) {
-        s->ctl_tail = NULL;
+    q->head = f->next;
+    if (q->head == NULL) {
+        q->tail = NULL;
+    }
+    if (f->raw_len) {
+        s->resp_raw--;
     }
     frame_free(evpl, f);
+}
+
+/*
+ * Copy the payload of every queued READ_RESP that still points at registered
+ * memory, before the peer's later frames may change that memory: the read
+ * then returns what the memory held when the request arrived.  The copy has
+ * the same bytes at the same offsets, so a partially written frame simply
+ * continues from it.
+ */
+static void
+resp_snapshot(struct evpl *evpl, struct tcp_rdma *s)
+{
+    for (struct tcp_rdma_frame *f = s->resp.head; s->resp_raw && f; f = f->next) {
+        unsigned int max;
+        int          n;
+
+        if (f->raw_len == 0) {
+            continue;
+        }
+        max    = f->raw_len / evpl_buffer_size() + 2;
+        f->iov = max <= 2 ? f->iov_inline : malloc(max * sizeof(*f->iov));
+        evpl_abort_if(f->iov == NULL, "tcp_rdma", "out of memory copying an RDMA read response");
+        n = evpl_iovec_alloc(evpl, f->raw_len, 0, max, 0, f->iov);
+        evpl_abort_if(n <= 0, "tcp_rdma", "cannot allocate %u bytes for an RDMA read response",
+                      f->raw_len);
+        for (int i = 0, off = 0; i < n; off += f->iov[i].length, i++) {
+            memcpy(f->iov[i].data, (const char *) f->raw + off, f->iov[i].length);
+        }
+        f->niov    = n;
+        f->raw     = NULL;
+        f->raw_len = 0;
+        s->resp_raw--;
+    }
 }
 
 static struct evpl_iovec *
@@ -298,8 +356,11 @@ serve_read(struct evpl *evpl, struct tcp_rdma *s, const struct tcp_rdma_hdr *h)
         f->raw     = mem;
         f->raw_len = h->length;
         f->length += h->length;
+        if (f->raw_len) {
+            s->resp_raw++;
+        }
     }
-    ctl_push(evpl, s, f);
+    ctl_push(evpl, s, &s->resp, f);
 }
 
 static void
@@ -314,10 +375,11 @@ serve_write(struct evpl *evpl, struct evpl_bind *bind, struct tcp_rdma *s,
                             h->key, (unsigned long long) h->address);
         status = EINVAL;
     } else {
+        resp_snapshot(evpl, s); /* earlier reads must not see this write */
         rx_copy(&bind->recv_ring, mem, h->length);
     }
     rx_consume(evpl, &bind->recv_ring, h->length);
-    ctl_push(evpl, s, frame_new(TCP_RDMA_WRITE_RESP, 0, h->id, 0, 0, status));
+    ctl_push(evpl, s, &s->resp, frame_new(TCP_RDMA_WRITE_RESP, 0, h->id, 0, 0, status));
 }
 
 /* A response for the oldest operation; returns -1 on a protocol error. */
@@ -390,6 +452,8 @@ rx_process(struct evpl *evpl, struct evpl_bind *bind)
         case TCP_RDMA_MSG: {
             int n = rx_take(evpl, s, ring, plen);
 
+            /* The application may change memory an earlier read targets. */
+            resp_snapshot(evpl, s);
             /* The references pass to the application. */
             evpl_bind_recv_msg(evpl, bind, s->msg_iov, n, plen, NULL);
             break;
@@ -484,19 +548,57 @@ tx_emit(struct iovec *iov, int *n, int max, const void *base, uint64_t len, uint
 static inline int
 tx_pending(struct evpl_bind *bind, struct tcp_rdma *s)
 {
-    return s->ctl_head != NULL || evpl_dgram_ring_count(&bind->dgram_ring) != 0;
+    return s->resp.head != NULL || s->req.head != NULL ||
+           evpl_dgram_ring_count(&bind->dgram_ring) != 0;
+}
+
+/*
+ * What goes out at a frame boundary, given the heads of the two control
+ * queues, the messages written so far and those still queued: a response,
+ * else the next request once every message queued before it is out, else the
+ * next message.  tx_gather() and tx_advance() both decide through this, so
+ * they agree on the order.
+ */
+static inline int
+tx_next(const struct tcp_rdma_frame *resp, const struct tcp_rdma_frame *req, uint64_t msgs_done,
+        unsigned int msgs_left)
+{
+    if (resp) {
+        return TX_RESP;
+    }
+    if (req && req->after_msgs <= msgs_done) {
+        return TX_REQ;
+    }
+    return msgs_left ? TX_MSG : TX_NONE;
+}
+
+/* Gather a control frame (header, then payload from memory or iovecs). */
+static inline int
+tx_emit_frame(struct iovec *iov, int *n, int max, const struct tcp_rdma_frame *f, uint64_t *skip,
+              uint64_t *total)
+{
+    int ok = tx_emit(iov, n, max, &f->hdr, TCP_RDMA_HDR_LONG, skip, total);
+
+    if (ok && f->raw_len) {
+        ok = tx_emit(iov, n, max, f->raw, f->raw_len, skip, total);
+    }
+    for (int i = 0; ok && i < f->niov; i++) {
+        ok = tx_emit(iov, n, max, f->iov[i].data, f->iov[i].length, skip, total);
+    }
+    return ok;
 }
 
 /*
  * Fill iov with the frames to write, in the order tx_advance() retires them:
- * the partially written frame first, then at each boundary the control queue
- * before the messages.  Returns the entry count.
+ * the partially written frame first, then at each boundary whatever tx_next()
+ * picks.  Returns the entry count.
  */
 static int
 tx_gather(struct evpl_bind *bind, struct tcp_rdma *s, struct iovec *iov, int max,
           struct tcp_rdma_hdr *msg_hdr, uint64_t *total)
 {
-    struct tcp_rdma_frame *ctl   = s->ctl_head;
+    struct tcp_rdma_frame *resp  = s->resp.head;
+    struct tcp_rdma_frame *req   = s->req.head;
     unsigned int           nmsgs = evpl_dgram_ring_count(&bind->dgram_ring);
     unsigned int           msg_i = 0, iov_i = 0, nhdr = 0;
     int                    cur  = s->tx_cur;
@@ -505,21 +607,18 @@ tx_gather(struct evpl_bind *bind, struct tcp_rdma *s, struct iovec *iov, int max
 
     *total = 0;
     for (;;) {
-        int kind = cur != TX_NONE ? cur : ctl ? TX_CTL : msg_i < nmsgs ? TX_MSG : TX_NONE;
+        int kind = cur != TX_NONE ? cur : tx_next(resp, req, s->msgs_done + msg_i, nmsgs - msg_i);
         int ok   = 1;
 
         if (kind == TX_NONE) {
             break;
         }
-        if (kind == TX_CTL) {
-            ok = tx_emit(iov, &n, max, &ctl->hdr, TCP_RDMA_HDR_LONG, &skip, total);
-            if (ok && ctl->raw_len) {
-                ok = tx_emit(iov, &n, max, ctl->raw, ctl->raw_len, &skip, total);
-            }
-            for (int i = 0; ok && i < ctl->niov; i++) {
-                ok = tx_emit(iov, &n, max, ctl->iov[i].data, ctl->iov[i].length, &skip, total);
-            }
-            ctl = ctl->next;
+        if (kind == TX_RESP) {
+            ok   = tx_emit_frame(iov, &n, max, resp, &skip, total);
+            resp = resp->next;
+        } else if (kind == TX_REQ) {
+            ok  = tx_emit_frame(iov, &n, max, req, &skip, total);
+            req = req->next;
         } else {
             struct evpl_dgram *d = evpl_dgram_ring_at(&bind->dgram_ring, msg_i);
 
@@ -553,10 +652,15 @@ tx_advance(struct evpl *evpl, struct evpl_bind *bind, struct tcp_rdma *s, uint64
         uint64_t rem;
 
         if (s->tx_cur == TX_NONE) {
-            s->tx_cur = s->ctl_head ? TX_CTL : TX_MSG;
+            s->tx_cur = tx_next(s->resp.head, s->req.head, s->msgs_done,
+                                evpl_dgram_ring_count(&bind->dgram_ring));
+            evpl_abort_if(s->tx_cur == TX_NONE, "tcp_rdma", "wrote %llu bytes beyond the queues",
+                          (unsigned long long) bytes);
         }
-        if (s->tx_cur == TX_CTL) {
-            rem = s->ctl_head->length - s->tx_off;
+        if (s->tx_cur == TX_RESP) {
+            rem = s->resp.head->length - s->tx_off;
+        } else if (s->tx_cur == TX_REQ) {
+            rem = s->req.head->length - s->tx_off;
         } else {
             rem = TCP_RDMA_HDR_SHORT + evpl_dgram_ring_front(&bind->dgram_ring)->length - s->tx_off;
         }
@@ -565,10 +669,13 @@ tx_advance(struct evpl *evpl, struct evpl_bind *bind, struct tcp_rdma *s, uint64
             return;
         }
         bytes -= rem;
-        if (s->tx_cur == TX_CTL) {
-            ctl_pop(evpl, s);
+        if (s->tx_cur == TX_RESP) {
+            ctl_pop(evpl, s, &s->resp);
+        } else if (s->tx_cur == TX_REQ) {
+            ctl_pop(evpl, s, &s->req);
         } else {
             evpl_bind_send_pop_msg(evpl, bind);
+            s->msgs_done++;
         }
         s->tx_cur = TX_NONE;
         s->tx_off = 0;
@@ -666,14 +773,14 @@ tcp_rdma_connect(struct evpl *evpl, struct evpl_bind *bind)
 {
     struct tcp_rdma     *s      = tcp_rdma_of(bind);
     struct evpl_address *remote = bind->remote;
-    int                  one    = 1, fd, rc;
+    int                  fd, rc;
 
     state_init(bind, -1);
     fd = socket(evpl_address_family(remote), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    evpl_socket_tcp_setup(fd); /* accepted sockets got it from the listener */
 
     /* Register after connect(): the mechanism then reports the real state
      * of the attempt rather than that of an unconnected socket. */
@@ -685,7 +792,7 @@ tcp_rdma_connect(struct evpl *evpl, struct evpl_bind *bind)
     }
     s->connecting = 1;
     s->event.fd   = fd;
-    rc            = evpl_event_add(evpl, &s->event);
+    rc            = evpl_event_add_traffic(evpl, &s->event);
     if (rc < 0) {
         close(fd);
         s->event.fd = -1;
@@ -719,7 +826,7 @@ connect_complete(struct evpl *evpl, struct evpl_bind *bind)
     set_local_address(bind, s->event.fd);
     evpl_event_read_interest(evpl, &s->event);
     evpl_bind_connected(evpl, bind);
-    if (s->ctl_head && !s->tx_deferral.armed) {
+    if ((s->resp.head || s->req.head) && !s->tx_deferral.armed) {
         evpl_defer(evpl, &s->tx_deferral); /* RDMA requested before the connection was up */
     }
 }
@@ -764,7 +871,7 @@ tcp_rdma_attach(struct evpl *evpl, struct evpl_bind *bind, struct evpl_handoff *
     int              rc;
 
     state_init(bind, handoff->fd);
-    rc = evpl_event_add(evpl, &s->event);
+    rc = evpl_event_add_traffic(evpl, &s->event);
     if (rc < 0) {
         close(handoff->fd);
         handoff->fd = -1;
@@ -788,8 +895,11 @@ tcp_rdma_close(struct evpl *evpl, struct evpl_bind *bind)
         s->event.fd = -1;
     }
     evpl_remove_deferral(evpl, &s->tx_deferral);
-    while (s->ctl_head) {
-        ctl_pop(evpl, s);
+    while (s->resp.head) {
+        ctl_pop(evpl, s, &s->resp);
+    }
+    while (s->req.head) {
+        ctl_pop(evpl, s, &s->req);
     }
     /* Operations the peer will never answer fail; their owners hear it. */
     while (s->op_head) {
@@ -824,6 +934,16 @@ tcp_rdma_listen(struct evpl_listen_socket *ls)
 
 /* ---- RDMA operations ------------------------------------------------------ */
 
+/*
+ * A request submitted now follows every message queued so far: those already
+ * written, the one being written, and those waiting in the send ring.
+ */
+static inline uint64_t
+req_after_msgs(struct evpl_bind *bind, const struct tcp_rdma *s)
+{
+    return s->msgs_done + evpl_dgram_ring_count(&bind->dgram_ring);
+}
+
 static uint64_t
 iov_total(const struct evpl_iovec *iov, int niov)
 {
@@ -840,9 +960,10 @@ tcp_rdma_rdma_read(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_ke
                    uint64_t remote_address, struct evpl_iovec *iov, int niov,
                    void (*callback)(int status, void *private_data), void *private_data)
 {
-    struct tcp_rdma    *s = tcp_rdma_of(bind);
-    struct tcp_rdma_op *op;
-    uint64_t            total = iov_total(iov, niov);
+    struct tcp_rdma       *s = tcp_rdma_of(bind);
+    struct tcp_rdma_op    *op;
+    struct tcp_rdma_frame *f;
+    uint64_t               total = iov_total(iov, niov);
 
     evpl_abort_if(total > UINT32_MAX, "tcp_rdma", "RDMA read of %llu bytes exceeds 4 GiB",
                   (unsigned long long) total);
@@ -864,8 +985,9 @@ tcp_rdma_rdma_read(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_ke
         evpl_iovec_clone(&op->iov[i], &iov[i]);
     }
     op_push(s, op);
-    ctl_push(evpl, s,
-             frame_new(TCP_RDMA_READ_REQ, (uint32_t) total, op->id, remote_address, remote_key, 0));
+    f = frame_new(TCP_RDMA_READ_REQ, (uint32_t) total, op->id, remote_address, remote_key, 0);
+    f->after_msgs = req_after_msgs(bind, s);
+    ctl_push(evpl, s, &s->req, f);
 }
 
 static void
@@ -907,7 +1029,8 @@ tcp_rdma_rdma_write(struct evpl *evpl, struct evpl_bind *bind, uint32_t remote_k
         }
     }
     f->length += total;
-    ctl_push(evpl, s, f);
+    f->after_msgs = req_after_msgs(bind, s);
+    ctl_push(evpl, s, &s->req, f);
 }
 
 static void
@@ -927,7 +1050,9 @@ tcp_rdma_get_address(struct evpl *evpl, struct evpl_bind *bind, struct evpl_iove
 static int
 tcp_rdma_pending_output(struct evpl_bind *bind)
 {
-    return tcp_rdma_of(bind)->ctl_head != NULL;
+    const struct tcp_rdma *s = tcp_rdma_of(bind);
+
+    return s->resp.head != NULL || s->req.head != NULL;
 }
 
 /* ---- registration --------------------------------------------------------- */

@@ -99,18 +99,16 @@ tls_fail_ssl(struct evpl *evpl, struct evpl_bind *bind, const char *what, int ss
     tls_fail(evpl, bind, what, why);
 }
 
+/* The TCP options (evpl_socket_tcp_setup) are already set: by tls_connect
+ * before connect(), by the listener for accepted sockets. */
 static int
 register_socket(struct evpl *evpl, struct evpl_tls *t, int fd)
 {
-    int one = 1;
-
-    /* Latency first: records are batched per pass already. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     t->event.fd             = fd;
     t->event.read_callback  = tls_read_cb;
     t->event.write_callback = tls_write_cb;
     t->event.error_callback = tls_error_cb;
-    return evpl_event_add(evpl, &t->event);
+    return evpl_event_add_traffic(evpl, &t->event);
 }
 
 static void
@@ -227,7 +225,7 @@ handshake(struct evpl *evpl, struct evpl_bind *bind)
     struct evpl_tls *t = evpl_tls_of(bind);
     int              rc, err;
 
-    ERR_clear_error();
+    evpl_tls_error_clear();
     rc = SSL_do_handshake(t->ssl);
     if (rc == 1) {
         char peer[EVPL_ADDRESS_STRLEN];
@@ -284,6 +282,15 @@ decrypt(struct evpl *evpl, struct evpl_bind *bind, uint64_t *total, char *why, s
         unsigned int            cap, skip;
         size_t                  n;
 
+        /* Nothing buffered here or inside OpenSSL (SSL_has_pending also
+         * counts read-ahead bytes): SSL_read_ex() could only report
+         * WANT_READ.  At end of stream it still runs, to tell a clean close
+         * from a truncated record. */
+        if (evpl_tls_buf_len(&t->in) == 0 && !(t->flags & EVPL_TLS_EOF) &&
+            !SSL_has_pending(t->ssl)) {
+            return 0;
+        }
+
         evpl_bind_recv_buffer(evpl, &rb);
         if (rb.tail_len >= MIN_TAIL) {
             dst  = rb.tail;
@@ -297,7 +304,7 @@ decrypt(struct evpl *evpl, struct evpl_bind *bind, uint64_t *total, char *why, s
             skip = rb.tail_len; /* commit counts the tail first */
         }
 
-        ERR_clear_error();
+        evpl_tls_error_clear();
         if (SSL_read_ex(t->ssl, dst, cap, &n)) {
             /* Reference the bytes before commit can retire the buffer. */
             evpl_bind_recv_append(evpl, bind, dst, n, ref);
@@ -345,13 +352,15 @@ tls_read_cb(struct evpl *evpl, struct evpl_event *event)
 
     for (int round = 0; round < READS_PER_DISPATCH; round++) {
         int     drained = 0;
+        size_t  room;
         ssize_t rc;
 
         if (evpl_tls_buf_reserve(&t->in, READ_CHUNK) < 0) {
             tls_fail(evpl, bind, "receive", "out of memory");
             return;
         }
-        rc = recv(event->fd, t->in.data + t->in.tail, t->in.cap - t->in.tail, MSG_DONTWAIT);
+        room = t->in.cap - t->in.tail;
+        rc   = recv(event->fd, t->in.data + t->in.tail, room, MSG_DONTWAIT);
         if (rc < 0) {
             if (errno == EINTR) {
                 round--;
@@ -372,6 +381,12 @@ tls_read_cb(struct evpl *evpl, struct evpl_event *event)
         } else {
             t->in.tail += rc;
             t->flags |= EVPL_TLS_GOT_BYTES;
+            /* A short read drained the socket (as for TCP): no recv() that
+             * would only return EAGAIN. */
+            if ((size_t) rc < room && evpl_event_short_read_drained(event)) {
+                evpl_event_mark_unreadable(evpl, event);
+                drained = 1;
+            }
         }
 
         if (!(t->flags & EVPL_TLS_HANDSHAKE_DONE)) {
@@ -502,7 +517,7 @@ encrypt_write(struct evpl *evpl, struct evpl_bind *bind, const void *data, size_
     struct evpl_tls *t = evpl_tls_of(bind);
     size_t           written;
 
-    ERR_clear_error();
+    evpl_tls_error_clear();
     if (SSL_write_ex(t->ssl, data, len, &written) && written == len) {
         return 0;
     }
@@ -622,6 +637,7 @@ tls_connect(struct evpl *evpl, struct evpl_bind *bind)
     if (fd < 0) {
         return -errno;
     }
+    evpl_socket_tcp_setup(fd);
     rc = connect(fd, &remote->sa, remote->addrlen);
     if (rc < 0 && errno != EINPROGRESS) {
         rc = -errno;

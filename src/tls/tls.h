@@ -24,6 +24,7 @@ void evpl_tls_register(void);
 
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "core/event.h"
@@ -99,6 +100,21 @@ void evpl_tls_ktls_probe(void);
 /* Append a description of the pending OpenSSL error (and the certificate
  * verification result, if any) to buf; clears the error queue. */
 void evpl_tls_error_string(SSL *ssl, int ssl_error, char *buf, size_t len);
+
+/*
+ * Empty this thread's OpenSSL error queue before an SSL_read/SSL_write, as
+ * SSL_get_error() requires.  ERR_clear_error() resets all 16 slots (with 32
+ * free() calls) even when the queue is already empty, which is the common
+ * case and costs more than a small record; peeking first leaves the same
+ * queue behind.
+ */
+static inline void
+evpl_tls_error_clear(void)
+{
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
+}
 
 /* SSL ex_data / app data: the bind that owns an SSL. */
 static inline struct evpl_bind *

@@ -67,6 +67,8 @@ set_everything(struct evpl_global_config *c)
     evpl_global_config_set_max_poll_fd(c, 8);
     evpl_global_config_set_resolve_timeout_ms(c, 1000);
     evpl_global_config_set_listener_policy(c, EVPL_LISTENER_POLICY_LEAST_LOADED);
+    evpl_global_config_set_tcp_keepalive(c, 30, 5, 4);
+    evpl_global_config_set_tcp_user_timeout_ms(c, 50000);
     evpl_global_config_set_spin_ns(c, 5000);
     evpl_global_config_set_hf_time_mode(c, 0);
     evpl_global_config_set_virtual_clock(c, 0);

@@ -4,18 +4,20 @@
  * calls (1 byte .. 64 KiB on streams, 1 .. 4000 bytes as messages) while
  * receiving; every byte must arrive once, in order, and on message protocols
  * every send must arrive as one message of its size.  Senders keep at most
- * 8 MiB unacknowledged by SENT notifications; sent.bytes and sent.msgs must
- * add up exactly.
+ * argv[4] MiB (default 8) unacknowledged by SENT notifications, 0 for no
+ * limit: both sides then queue their whole flood at once and only the
+ * transport's flow control (which holds sends back while the peer's queue
+ * is full) paces them, in both directions at the same time.  sent.bytes and
+ * sent.msgs must add up exactly.
  */
 #include <stdlib.h>
 
 #include "transport_test.h"
 
-#define WINDOW (8u << 20)
-
 static enum evpl_protocol_id protocol;
 static struct evpl_endpoint *endpoint;
 static uint64_t              total;
+static uint64_t              window;
 static int                   stream;
 static atomic_int            client_finished;
 
@@ -63,7 +65,7 @@ pump(struct side *s)
 {
     unsigned int max = stream ? 65536 : 4000;
 
-    while (s->bind && s->sent < total && s->sent - s->acked < WINDOW) {
+    while (s->bind && s->sent < total && (window == 0 || s->sent - s->acked < window)) {
         unsigned int len = 1 + rnd(s) % max;
 
         if (len > total - s->sent) {
@@ -180,6 +182,7 @@ main(int argc, char **argv)
     protocol = tt_protocol(argc, argv, 2, "STREAM_INPROC");
     stream   = evpl_protocol_is_stream(protocol);
     total    = (uint64_t) (argc > 3 ? atoi(argv[3]) : 32) << 20;
+    window   = (uint64_t) (argc > 4 ? atoi(argv[4]) : 8) << 20;
 
     server_side.buf  = malloc(65536);
     client_side.buf  = malloc(65536);

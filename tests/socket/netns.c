@@ -11,65 +11,23 @@
  *      namespace, and the veth end in it, is torn down asynchronously.)
  * Skips (77) where namespaces or veth devices cannot be created.
  */
-#include <sched.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include "net_test.h"
-
-#define PORT 8000
+#include "netns_test.h"
 
 static int connected, disconnected, echoed;
 
 static void
-echo_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *data)
-{
-    char buf[64];
-    int  n;
-
-    (void) data;
-    if (notify->notify_type == EVPL_NOTIFY_RECV_DATA) {
-        while ((n = evpl_recv(evpl, bind, buf, sizeof(buf), 0)) > 0) {
-            evpl_send(evpl, bind, buf, n);
-        }
-    }
-}
-
-static void
-echo_attach(struct evpl *evpl, struct evpl_bind *bind, evpl_notify_callback_t *notify_callback,
-            evpl_segment_callback_t *segment_callback, void **conn_private_data, void *private_data)
-{
-    (void) evpl;
-    (void) bind;
-    (void) segment_callback;
-    (void) conn_private_data;
-    (void) private_data;
-    *notify_callback = echo_notify;
-}
-
-static void
-host_b(int argc, char **argv, int ready_fd, int go_fd)
+echo_server(int argc, char **argv, int ready_fd)
 {
     struct evpl_listener *listener;
     struct evpl_endpoint *ep;
     struct evpl          *evpl;
     char                  c = 0;
 
-    /* Host B must not outlive a failing host A (ctest would wait for it). */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (unshare(CLONE_NEWNET) != 0) {
-        _exit(TEST_EXIT_SKIP);
-    }
-    test_assert(write(ready_fd, &c, 1) == 1);
-    test_assert(read(go_fd, &c, 1) == 1);
-    if (system("ip link set lo up && ip addr add 10.99.0.2/24 dev vb && ip link set vb up") != 0) {
-        _exit(TEST_EXIT_SKIP);
-    }
     evpl_test_init(argc, argv);
     evpl     = evpl_create(NULL);
     listener = evpl_listener_create();
-    ep       = evpl_endpoint_create("0.0.0.0", PORT);
-    evpl_listener_attach(evpl, listener, echo_attach, NULL);
+    ep       = evpl_endpoint_create("0.0.0.0", NETNS_PORT);
+    evpl_listener_attach(evpl, listener, netns_echo_attach, NULL);
     test_assert_eq(evpl_listen(listener, EVPL_STREAM_SOCKET_TCP, ep), 0);
     test_assert(write(ready_fd, &c, 1) == 1);
     while (1) {
@@ -103,7 +61,7 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
 static void
 attempt(struct evpl *evpl, const char *host, int want_connected, int want_echo, int timeout_s)
 {
-    struct evpl_endpoint *ep = evpl_endpoint_create(host, PORT);
+    struct evpl_endpoint *ep = evpl_endpoint_create(host, NETNS_PORT);
     struct evpl_bind     *bind;
     struct timespec       start, now;
     int                   c0 = connected, d0 = disconnected, e0 = echoed;
@@ -126,43 +84,11 @@ attempt(struct evpl *evpl, const char *host, int want_connected, int want_echo, 
 int
 main(int argc, char **argv)
 {
-    int   ready[2], go[2], status;
-    char  c = 0, cmd[256];
+    int   status;
     pid_t child;
 
-    if (getenv("EVPL_TEST_NETNS") == NULL) {
-        setenv("EVPL_TEST_NETNS", "1", 1);
-        execlp("unshare", "unshare", "-rn", argv[0], argc > 1 ? argv[1] : "default", (char *) NULL);
-        test_skip("cannot run unshare: namespaces unavailable");
-    }
-    if (system("ip link set lo up") != 0) {
-        test_skip("cannot configure the network namespace");
-    }
-    test_assert(pipe(ready) == 0 && pipe(go) == 0);
-    child = fork();
-    test_assert(child >= 0);
-    if (child == 0) {
-        host_b(argc, argv, ready[1], go[0]);
-        _exit(0);
-    }
-    if (read(ready[0], &c, 1) != 1) {
-        waitpid(child, &status, 0);
-        test_skip("host B could not create its namespace");
-    }
-    snprintf(cmd, sizeof(cmd),
-             "ip link add va type veth peer name vb && ip link set vb netns %d && "
-             "ip addr add 10.99.0.1/24 dev va && ip link set va up",
-             (int) child);
-    if (system(cmd) != 0) {
-        kill(child, SIGKILL);
-        waitpid(child, &status, 0);
-        test_skip("cannot create a veth pair");
-    }
-    test_assert(write(go[1], &c, 1) == 1);
-    if (read(ready[0], &c, 1) != 1) {
-        waitpid(child, &status, 0);
-        test_skip("host B could not start its server");
-    }
+    netns_enter(argc, argv);
+    child = netns_start_host_b(argc, argv, echo_server);
 
     evpl_test_init(argc, argv);
     struct evpl *evpl = net_loop_create();
