@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,14 +30,12 @@ _Static_assert(sizeof(struct evpl_socket) <= EVPL_BIND_PRIVATE_SIZE, "socket sta
 _Static_assert(sizeof(struct evpl_socket_listen) <= EVPL_LISTEN_PRIVATE_SIZE,
                "listen state too large");
 
+/* TCP sockets (not AF_UNIX ones) get the shared TCP options. */
 static void
 socket_tune(int fd, int family)
 {
-    int one = 1;
-
-    /* Latency first: the library batches sends per pass itself. */
     if (family == AF_INET || family == AF_INET6) {
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        evpl_socket_tcp_setup(fd);
     }
 }
 
@@ -47,7 +46,7 @@ stream_register(struct evpl *evpl, struct evpl_socket *s, int fd)
     s->event.read_callback  = stream_read_cb;
     s->event.write_callback = stream_write_cb;
     s->event.error_callback = stream_error_cb;
-    return evpl_event_add(evpl, &s->event);
+    return evpl_event_add_traffic(evpl, &s->event);
 }
 
 static void
@@ -140,6 +139,37 @@ evpl_socket_stream_close(struct evpl *evpl, struct evpl_bind *bind)
     }
 }
 
+/*
+ * SO_ERROR == 0 alone does not prove the connection is up: it also reads 0
+ * while the attempt is still in progress, or once the error was consumed.
+ * Returns 1 when the attempt is over (*err set if it failed), 0 when it is
+ * still in progress.
+ */
+static int
+connect_settled(int fd, int *err)
+{
+    struct sockaddr_storage peer;
+    socklen_t               len  = sizeof(peer);
+    struct pollfd           pfd  = {.fd = fd, .events = POLLOUT};
+    socklen_t               elen = sizeof(*err);
+
+    if (getpeername(fd, (struct sockaddr *) &peer, &len) == 0) {
+        return 1;
+    }
+    if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
+        return 0;
+    }
+    /* Over now; it may have finished between the two calls, so look again. */
+    len = sizeof(peer);
+    if (getpeername(fd, (struct sockaddr *) &peer, &len) == 0) {
+        return 1;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &elen) < 0 || *err == 0) {
+        *err = ECONNABORTED; /* not connected, and no error left to read */
+    }
+    return 1;
+}
+
 /* The non-blocking connect finished (writable or error reported). */
 static void
 connect_complete(struct evpl *evpl, struct evpl_bind *bind)
@@ -150,6 +180,12 @@ connect_complete(struct evpl *evpl, struct evpl_bind *bind)
 
     if (getsockopt(s->event.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
         err = errno;
+    }
+    if (err == 0 && !connect_settled(s->event.fd, &err)) {
+        /* A readiness report that does not match the socket (seen once
+         * under heavy load with select): keep waiting for the real one. */
+        evpl_event_mark_unwritable(evpl, &s->event);
+        return;
     }
     s->connecting = 0;
     if (err) {
