@@ -50,6 +50,34 @@
         exit(TEST_EXIT_SKIP);                                                                      \
     } while (0)
 
+#if defined(__SANITIZE_THREAD__)
+#define EVPL_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EVPL_TEST_TSAN 1
+#endif
+#endif
+
+/*
+ * The size of a long transfer.  ThreadSanitizer checks every access (about
+ * 10x slower), so under it the transfer is a quarter, never below floor:
+ * still past every flow-control mark the test is about, but the TSan leg
+ * stays a few minutes.  ASan, valgrind and the plain build move it all.
+ */
+static inline unsigned long long
+test_transfer_bytes(unsigned long long bytes, unsigned long long floor)
+{
+#ifdef EVPL_TEST_TSAN
+    bytes /= 4;
+    if (bytes < floor) {
+        bytes = floor;
+    }
+#else
+    (void) floor;
+#endif
+    return bytes;
+}
+
 /* A new global config with the mechanism named by argv[1] selected. */
 struct evpl_global_config *evpl_test_config(int argc, char **argv);
 

@@ -181,7 +181,7 @@ main(int argc, char **argv)
     evpl_test_init(argc, argv);
     protocol = tt_protocol(argc, argv, 2, "STREAM_INPROC");
     stream   = evpl_protocol_is_stream(protocol);
-    total    = (uint64_t) (argc > 3 ? atoi(argv[3]) : 32) << 20;
+    total    = test_transfer_bytes((uint64_t) (argc > 3 ? atoi(argv[3]) : 32) << 20, 32ull << 20);
     window   = (uint64_t) (argc > 4 ? atoi(argv[4]) : 8) << 20;
 
     server_side.buf  = malloc(65536);

@@ -229,7 +229,7 @@ main(int argc, char **argv)
     evpl_test_init(argc, argv);
     protocol = tt_protocol(argc, argv, 2, "STREAM_INPROC");
     stream   = evpl_protocol_is_stream(protocol);
-    total    = (uint64_t) (argc > 3 ? atoi(argv[3]) : 256) << 20;
+    total = test_transfer_bytes((uint64_t) (argc > 3 ? atoi(argv[3]) : 256) << 20, 4 * HIGH_WATER);
     test_assert(total > 3 * HIGH_WATER + MAX_SEND);
 
     rcv.evpl = tt_loop_create();

@@ -190,6 +190,7 @@ main(int argc, char **argv)
     if (argc > 3) {
         total_bytes = strtoull(argv[3], NULL, 0) << 20;
     }
+    total_bytes       = test_transfer_bytes(total_bytes, 4 * MAX_QUEUED);
     server_side.total = client_side.total = total_bytes;
     endpoint                              = net_endpoint(protocol, "duplex");
 
