@@ -78,6 +78,25 @@ test_transfer_bytes(unsigned long long bytes, unsigned long long floor)
     return bytes;
 }
 
+/*
+ * Defines `static void name(...)`, an attach callback (evpl_attach_callback_t)
+ * that gives every accepted connection the notify callback `notify` and
+ * nothing else: what most servers in the tests need.
+ */
+#define TEST_ATTACH_NOTIFY(name, notify)                                                           \
+    static void name(struct evpl *evpl_, struct evpl_bind *bind_,                                  \
+                     evpl_notify_callback_t  *notify_callback_,                                    \
+                     evpl_segment_callback_t *segment_callback_, void **conn_private_data_,        \
+                     void *private_data_)                                                          \
+    {                                                                                              \
+        (void) evpl_;                                                                              \
+        (void) bind_;                                                                              \
+        (void) segment_callback_;                                                                  \
+        (void) conn_private_data_;                                                                 \
+        (void) private_data_;                                                                      \
+        *notify_callback_ = (notify);                                                              \
+    }
+
 /* A new global config with the mechanism named by argv[1] selected. */
 struct evpl_global_config *evpl_test_config(int argc, char **argv);
 

@@ -26,17 +26,7 @@ notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *n, void *p
     }
 }
 
-static void
-attach(struct evpl *evpl, struct evpl_bind *bind, evpl_notify_callback_t *notify_cb,
-       evpl_segment_callback_t *segment_cb, void **conn_private, void *private_data)
-{
-    (void) evpl;
-    (void) bind;
-    (void) segment_cb;
-    (void) conn_private;
-    (void) private_data;
-    *notify_cb = notify;
-}
+TEST_ATTACH_NOTIFY(attach, notify)
 
 static void
 read_done(int status, void *p)

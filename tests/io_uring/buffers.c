@@ -89,18 +89,7 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     }
 }
 
-static void
-server_attach(struct evpl *evpl, struct evpl_bind *bind, evpl_notify_callback_t *notify_callback,
-              evpl_segment_callback_t *segment_callback, void **conn_private_data,
-              void *private_data)
-{
-    (void) evpl;
-    (void) bind;
-    (void) segment_callback;
-    (void) conn_private_data;
-    (void) private_data;
-    *notify_callback = server_notify;
-}
+TEST_ATTACH_NOTIFY(server_attach, server_notify)
 
 static void
 client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *data)
