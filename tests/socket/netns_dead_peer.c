@@ -43,22 +43,9 @@ host_config(int argc, char **argv)
 static void
 echo_server(int argc, char **argv, int ready_fd)
 {
-    struct evpl_listener *listener;
-    struct evpl_endpoint *ep;
-    struct evpl          *evpl;
-    char                  c = 0;
-
     evpl_init(host_config(argc, argv));
     protocol = net_protocol(argc, argv);
-    evpl     = evpl_create(NULL);
-    listener = evpl_listener_create();
-    ep       = evpl_endpoint_create("0.0.0.0", NETNS_PORT);
-    evpl_listener_attach(evpl, listener, netns_echo_attach, NULL);
-    test_assert_eq(evpl_listen(listener, protocol, ep), 0);
-    test_assert(write(ready_fd, &c, 1) == 1);
-    while (1) {
-        evpl_continue(evpl); /* until killed */
-    }
+    netns_echo_serve(protocol, ready_fd);
 }
 
 static void

@@ -66,18 +66,24 @@ netns_echo_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify 
     }
 }
 
+TEST_ATTACH_NOTIFY(netns_echo_attach, netns_echo_notify)
+
+/* Host B's server body: an echo listener on NETNS_PORT over protocol; one
+ * byte to ready_fd once it listens; never returns (host A kills it). */
 static void
-netns_echo_attach(struct evpl *evpl, struct evpl_bind *bind,
-                  evpl_notify_callback_t  *notify_callback,
-                  evpl_segment_callback_t *segment_callback, void **conn_private_data,
-                  void *private_data)
+netns_echo_serve(enum evpl_protocol_id protocol, int ready_fd)
 {
-    (void) evpl;
-    (void) bind;
-    (void) segment_callback;
-    (void) conn_private_data;
-    (void) private_data;
-    *notify_callback = netns_echo_notify;
+    struct evpl          *evpl     = evpl_create(NULL);
+    struct evpl_listener *listener = evpl_listener_create();
+    struct evpl_endpoint *ep       = evpl_endpoint_create("0.0.0.0", NETNS_PORT);
+    char                  c        = 0;
+
+    evpl_listener_attach(evpl, listener, netns_echo_attach, NULL);
+    test_assert_eq(evpl_listen(listener, protocol, ep), 0);
+    test_assert(write(ready_fd, &c, 1) == 1);
+    while (1) {
+        evpl_continue(evpl);
+    }
 }
 
 /* Host B: its namespace and address, then the caller's server (which
