@@ -303,10 +303,16 @@ evpl_bind_closing(const struct evpl_bind *bind)
 }
 
 /*
- * Fill iov[] (at most max entries) with the front of the send ring for a
- * gather write; returns the entry count and stores the byte total.
+ * Fill iov[] with the front of the send ring (at most max ring entries) for a
+ * gather write; returns the number of iovecs filled and stores the byte
+ * total and, when entries is not NULL, the number of ring entries covered.
+ * Entries that continue each other in memory (an echo of one receive, a
+ * header carved just before its payload) share one iovec: the kernel then
+ * copies one run instead of several, and a transport can use its
+ * single-buffer send.
  */
-int evpl_bind_send_gather(struct evpl_bind *bind, struct iovec *iov, int max, uint64_t *bytes);
+int evpl_bind_send_gather(struct evpl_bind *bind, struct iovec *iov, int max, uint64_t *bytes,
+                          unsigned int *entries);
 
 /*
  * Stream transports: bytes were handed to the transport; drop fully sent

@@ -298,7 +298,8 @@ evpl_bind_transport_closed(struct evpl *evpl, struct evpl_bind *bind)
 }
 
 int
-evpl_bind_send_gather(struct evpl_bind *bind, struct iovec *iov, int max, uint64_t *bytes)
+evpl_bind_send_gather(struct evpl_bind *bind, struct iovec *iov, int max, uint64_t *bytes,
+                      unsigned int *entries)
 {
     struct evpl_iovec_ring *ring  = &bind->send_ring;
     unsigned int            count = evpl_iovec_ring_count(ring);
@@ -308,13 +309,22 @@ evpl_bind_send_gather(struct evpl_bind *bind, struct iovec *iov, int max, uint64
     if (count > (unsigned int) max) {
         count = max;
     }
-    for (; n < (int) count; n++) {
-        struct evpl_iovec *e = evpl_iovec_ring_at(ring, n);
-        iov[n].iov_base      = e->data;
-        iov[n].iov_len       = e->length;
+    for (unsigned int i = 0; i < count; i++) {
+        const struct evpl_iovec *e = evpl_iovec_ring_at(ring, i);
+
+        if (n > 0 && (const char *) iov[n - 1].iov_base + iov[n - 1].iov_len == e->data) {
+            iov[n - 1].iov_len += e->length;
+        } else {
+            iov[n].iov_base = e->data;
+            iov[n].iov_len  = e->length;
+            n++;
+        }
         total += e->length;
     }
     *bytes = total;
+    if (entries) {
+        *entries = count;
+    }
     return n;
 }
 

@@ -216,9 +216,16 @@ ring_submit_cb(struct evpl *evpl, void *private_data)
     if (!evpl->in_poll_mode) {
         io_uring_cq_eventfd_toggle(&ur->ring, false);
     }
-    /* Submitting also runs pending task work (DEFER_TASKRUN): receives that
-     * completed meanwhile are collected by the same system call. */
-    rc = io_uring_submit_and_get_events(&ur->ring);
+    /* Sends on a socket with room complete inside the submit and post their
+     * completions directly.  Asking for events as well costs a wait setup
+     * in the kernel on every pass, so it is only done when task work
+     * (receives that arrived meanwhile) is already pending: the same system
+     * call then collects them. */
+    if (IO_URING_READ_ONCE(*ur->ring.sq.kflags) & IORING_SQ_TASKRUN) {
+        rc = io_uring_submit_and_get_events(&ur->ring);
+    } else {
+        rc = io_uring_submit(&ur->ring);
+    }
     if (!evpl->in_poll_mode) {
         io_uring_cq_eventfd_toggle(&ur->ring, true);
     }

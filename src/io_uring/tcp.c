@@ -68,9 +68,9 @@ struct evpl_uring_conn {
     struct evpl_uring_conn *prev, *next; /* ur->conns */
     struct msghdr           msg;
     struct iovec           *iov;
-    int                     send_niov;
-    struct evpl_uring_zc   *zc;   /* zero-copy send awaiting its data completion */
-    struct evpl_iovec_ref **held; /* references kept for a send in flight at close */
+    unsigned int            send_entries; /* send ring entries the send in flight covers */
+    struct evpl_uring_zc   *zc;           /* zero-copy send awaiting its data completion */
+    struct evpl_iovec_ref **held;         /* references kept for a send in flight at close */
     int                     nheld;
     struct evpl_iovec_ref  *fb_ref; /* private receive buffer (fallback) */
     void                   *fb_data;
@@ -461,8 +461,9 @@ conn_send(struct evpl_uring_conn *conn, struct evpl_bind *bind)
     struct evpl_uring   *ur = conn->ur;
     struct io_uring_sqe *sqe;
     uint64_t             bytes;
-    int                  n = evpl_bind_send_gather(bind, conn->iov, evpl_bind_max_iov(), &bytes);
-    const int            flags = MSG_NOSIGNAL | MSG_WAITALL;
+    unsigned int         entries;
+    int       n     = evpl_bind_send_gather(bind, conn->iov, evpl_bind_max_iov(), &bytes, &entries);
+    const int flags = MSG_NOSIGNAL | MSG_WAITALL;
 
     if (n == 0) {
         return;
@@ -479,8 +480,8 @@ conn_send(struct evpl_uring_conn *conn, struct evpl_bind *bind)
         /* Our own references: the send ring lets go at the data completion,
          * the kernel may read the pages until the notification. */
         zc->conn  = conn;
-        zc->nrefs = n;
-        for (int i = 0; i < n; i++) {
+        zc->nrefs = (int) entries;
+        for (int i = 0; i < (int) entries; i++) {
             zc->refs[i] = evpl_iovec_ring_at(&bind->send_ring, (unsigned int) i)->ref;
             evpl_iovec_ref_incr(zc->refs[i]);
         }
@@ -502,7 +503,7 @@ conn_send(struct evpl_uring_conn *conn, struct evpl_bind *bind)
         sqe_data(sqe, conn, EVPL_URING_OP_SEND);
     }
     conn_sqe_file(sqe, conn);
-    conn->send_niov = n;
+    conn->send_entries = entries;
     conn->flags |= CONN_SEND;
     conn_op_started(conn);
 }
@@ -724,14 +725,14 @@ uring_close(struct evpl *evpl, struct evpl_bind *bind)
 
     /* A copying send still reads the send ring's memory, which the bind
      * layer releases when we return: keep it alive until the completion. */
-    if ((conn->flags & CONN_SEND) && conn->zc == NULL && conn->send_niov > 0) {
-        conn->held = malloc((size_t) conn->send_niov * sizeof(*conn->held));
+    if ((conn->flags & CONN_SEND) && conn->zc == NULL && conn->send_entries > 0) {
+        conn->held = malloc((size_t) conn->send_entries * sizeof(*conn->held));
         evpl_abort_if(conn->held == NULL, "io_uring", "out of memory closing a connection");
-        for (int i = 0; i < conn->send_niov; i++) {
+        for (int i = 0; i < (int) conn->send_entries; i++) {
             conn->held[i] = evpl_iovec_ring_at(&bind->send_ring, (unsigned int) i)->ref;
             evpl_iovec_ref_incr(conn->held[i]);
         }
-        conn->nheld = conn->send_niov;
+        conn->nheld = (int) conn->send_entries;
     }
 
     if (conn->inflight) {

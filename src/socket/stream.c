@@ -209,7 +209,7 @@ evpl_socket_stream_flush(struct evpl *evpl, struct evpl_bind *bind)
 
     while (!evpl_iovec_ring_empty(&bind->send_ring)) {
         uint64_t      bytes;
-        int           n   = evpl_bind_send_gather(bind, iov, max, &bytes);
+        int           n   = evpl_bind_send_gather(bind, iov, max, &bytes, NULL);
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n};
         ssize_t       rc  = sendmsg(s->event.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 
