@@ -38,6 +38,7 @@
 #include "block/file.h"
 #include "block/uring_compat.h"
 #include "core/event.h"
+#include "core/poll.h"
 #include "core/log.h"
 #include "core/shared.h"
 #include "memory/allocator.h"
@@ -199,6 +200,15 @@ uring_work_pending(struct uring_queue *uq)
     return IO_URING_READ_ONCE(*uq->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
 }
 
+/* The poll's probe (core/poll.h): would uring_poll_callback find work? */
+static int
+uring_queue_probe(void *private_data)
+{
+    struct uring_queue *uq = private_data;
+
+    return uq->submit_retry || uring_work_pending(uq) || io_uring_cq_ready(&uq->ring) > 0;
+}
+
 static void
 uring_try_submit(struct evpl *evpl, struct uring_queue *uq)
 {
@@ -270,6 +280,7 @@ static void
 uring_poll_start(struct evpl *evpl, struct uring_queue *uq)
 {
     uq->poll = evpl_add_poll(evpl, uring_poll_enter, uring_poll_exit, uring_poll_callback, uq);
+    evpl_poll_set_probe(evpl, uq->poll, uring_queue_probe);
 }
 
 static void

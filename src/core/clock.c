@@ -222,6 +222,12 @@ evpl_get_hf_monotonic_time(struct evpl *evpl, struct timespec *ts)
     ts->tv_nsec = (long) (ns % 1000000000ull);
 }
 
+uint64_t
+evpl_monotonic_ns(void)
+{
+    return mono_ns();
+}
+
 int
 evpl_virtual_clock_enabled(void)
 {

@@ -17,5 +17,9 @@ struct evpl_global_config;
  */
 void evpl_clock_init(struct evpl_global_config *config);
 
+/* CLOCK_MONOTONIC in ns, whatever clock the loops run on: for bounds on
+ * real time spent (spinning), which the virtual clock must not stretch. */
+uint64_t evpl_monotonic_ns(void);
+
 /* Non-zero when the process runs on the virtual clock.  Thread-safe. */
 int evpl_virtual_clock_enabled(void);

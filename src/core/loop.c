@@ -215,6 +215,11 @@ loop_wait_timeout(struct evpl *evpl, uint64_t now)
     return timeout;
 }
 
+/* How long an idle spin pass watches poll probes before yielding the CPU:
+ * well under the cost of a wakeup, long enough to cover most of a
+ * loopback round trip's wait (docs/io_uring.md). */
+#define EVPL_PROBE_SPIN_NS 3000u
+
 static void
 loop_pure_poll_pass(struct evpl *evpl)
 {
@@ -231,8 +236,11 @@ loop_pure_poll_pass(struct evpl *evpl)
      * it: on a machine with fewer cores than busy threads that is often the
      * very peer this loop waits for, which would otherwise sit in the run
      * queue until the scheduler preempts us.  With no one waiting it
-     * returns at once. */
-    if (evpl->activity == activity && evpl->num_active == 0) {
+     * returns at once.  When every poll can be probed in memory, the loop
+     * first watches the probes for a moment: completions that arrive then
+     * are picked up at once. */
+    if (evpl->activity == activity && evpl->num_active == 0 &&
+        !evpl_polls_probe_spin(evpl, EVPL_PROBE_SPIN_NS)) {
         sched_yield();
     }
 }

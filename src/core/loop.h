@@ -54,6 +54,7 @@ struct evpl {
     int                in_poll_mode;
     int                pure_passes;
     int                pin_count;
+    int                polls_unprobed; /* polls without a probe (poll.c) */
     uint64_t           activity;
     uint64_t           activity_seen;
     uint64_t           last_activity_time;

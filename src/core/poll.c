@@ -4,13 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/loop.h"
 #include "core/poll.h"
+
+/* Tell the CPU we are spinning (frees resources for an SMT sibling). */
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 struct evpl_poll {
     evpl_poll_enter_callback_t enter_callback;
     evpl_poll_exit_callback_t  exit_callback;
     evpl_poll_callback_t       callback;
+    evpl_poll_probe_t          probe;
     void                      *private_data;
     int                        index;
 };
@@ -38,8 +51,10 @@ evpl_add_poll(struct evpl *evpl, evpl_poll_enter_callback_t enter_callback,
     poll->enter_callback = enter_callback;
     poll->exit_callback  = exit_callback;
     poll->callback       = callback;
+    poll->probe          = NULL;
     poll->private_data   = private_data;
     poll->index          = evpl->num_polls;
+    evpl->polls_unprobed++;
 
     evpl->polls[evpl->num_polls++] = poll;
     return poll;
@@ -53,6 +68,9 @@ evpl_remove_poll(struct evpl *evpl, struct evpl_poll *poll)
     evpl_core_abort_if(i < 0 || i >= evpl->num_polls || evpl->polls[i] != poll,
                        "evpl_remove_poll: unknown poll %p", (void *) poll);
 
+    if (poll->probe == NULL) {
+        evpl->polls_unprobed--;
+    }
     memmove(&evpl->polls[i], &evpl->polls[i + 1], (evpl->num_polls - i - 1) * sizeof(poll));
     evpl->num_polls--;
     for (int j = i; j < evpl->num_polls; j++) {
@@ -68,6 +86,38 @@ evpl_remove_poll(struct evpl *evpl, struct evpl_poll *poll)
     if (evpl->num_polls == 0) {
         evpl->in_poll_mode = 0;
     }
+}
+
+void
+evpl_poll_set_probe(struct evpl *evpl, struct evpl_poll *poll, evpl_poll_probe_t probe)
+{
+    evpl->polls_unprobed += (probe == NULL) - (poll->probe == NULL);
+    poll->probe = probe;
+}
+
+int
+evpl_polls_probe_spin(struct evpl *evpl, uint64_t spin_ns)
+{
+    uint64_t start;
+
+    if (evpl->polls_unprobed > 0 || evpl->num_polls == 0) {
+        return 0;
+    }
+    start = evpl_monotonic_ns();
+    do {
+        /* A clock read costs more than a probe: check a few times per read. */
+        for (int round = 0; round < 16; round++) {
+            for (int i = 0; i < evpl->num_polls; i++) {
+                struct evpl_poll *poll = evpl->polls[i];
+
+                if (poll->probe(poll->private_data)) {
+                    return 1;
+                }
+            }
+            cpu_relax();
+        }
+    } while (evpl_monotonic_ns() - start < spin_ns);
+    return 0;
 }
 
 void

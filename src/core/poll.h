@@ -6,6 +6,21 @@
 struct evpl;
 
 void evpl_polls_call(struct evpl *evpl);
+
+/*
+ * A poll whose pending work shows in memory (a ring's completion queue) may
+ * give the loop a probe: a check without side effects and without system
+ * calls that says whether the poll callback would find work.  When every
+ * poll of a loop has one, an idle spin pass watches the probes for a few
+ * microseconds before it yields the CPU (evpl_polls_probe_spin): work that
+ * arrives meanwhile is seen within tens of nanoseconds instead of after a
+ * sched_yield() and the rest of a pass.
+ */
+typedef int (*evpl_poll_probe_t)(void *private_data);
+void evpl_poll_set_probe(struct evpl *evpl, struct evpl_poll *poll, evpl_poll_probe_t probe);
+/* Returns 1 as soon as a probe reports work, 0 after spin_ns without, or at
+ * once when some poll has no probe. */
+int  evpl_polls_probe_spin(struct evpl *evpl, uint64_t spin_ns);
 void evpl_poll_mode_update(struct evpl *evpl, uint64_t now);
 void evpl_polls_cleanup(struct evpl *evpl);
 

@@ -160,6 +160,13 @@ ring_event_cb(struct evpl *evpl, struct evpl_event *event)
     }
 }
 
+/* The poll's probe: would ring_poll_cb find work?  Shared memory only. */
+static int
+ring_probe(void *private_data)
+{
+    return evpl_uring_pending(private_data);
+}
+
 /* Spinning path: called on every pass while the loop is in poll mode. */
 static void
 ring_poll_cb(struct evpl *evpl, void *private_data)
@@ -438,6 +445,7 @@ ring_create(struct evpl *evpl, int *err)
     evpl_event_read_interest(evpl, &ur->event);
     evpl_deferral_init(&ur->submit, ring_submit_cb, ur);
     ur->poll = evpl_add_poll(evpl, ring_poll_enter, ring_poll_exit, ring_poll_cb, ur);
+    evpl_poll_set_probe(evpl, ur->poll, ring_probe);
     if (evpl->in_poll_mode) {
         /* Enter callbacks only run on the transition; we joined late. */
         io_uring_cq_eventfd_toggle(&ur->ring, false);

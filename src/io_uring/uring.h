@@ -107,7 +107,9 @@ int evpl_uring_pending(struct evpl_uring *ur);
 struct evpl_uring_bufs *evpl_uring_bufs_create(struct evpl_uring *ur, int *err);
 /* Ring gone: chunks the application still holds free themselves later. */
 void evpl_uring_bufs_destroy(struct evpl *evpl, struct evpl_uring_bufs *bufs);
-/* Add chunks after ENOBUFS; returns how many were added (0 at the cap). */
+/* After ENOBUFS: widen the window of offered chunks (adding memory when
+ * every chunk is out); returns how many chunks are offered now, 0 when the
+ * cap is reached and the application holds them all. */
 int evpl_uring_bufs_grow(struct evpl *evpl, struct evpl_uring_bufs *bufs);
 
 /*
