@@ -361,12 +361,27 @@ void evpl_bind_recv_msg(struct evpl *evpl, struct evpl_bind *bind, struct evpl_i
                         unsigned int length, struct evpl_address *addr);
 
 /*
+ * Bytes one stream read may take.  The kernel copies a read's bytes into
+ * the pooled buffer, and the application consumes them right after it; a
+ * read of megabytes evicts its own first bytes from the core's cache before
+ * they are used.  64 KiB reads are consumed while still in cache: streaming
+ * 128 KiB messages over TCP on a 16-core machine ran 35.5 Gbit/s with
+ * whole-buffer reads and 47.5 Gbit/s with 64 KiB (medians of 4 alternated
+ * runs; 256 KiB reads: 36).  Small messages never reach the cap.  The
+ * io_uring transport caps its receives the same way (docs/io_uring.md).
+ */
+#define EVPL_BIND_RECV_READ_MAX (64u * 1024u)
+
+/*
  * The loop's shared receive buffer: read straight into pooled memory.
  * evpl_bind_recv_buffer() returns the unused tail of the loop's current
  * buffer and a whole spare buffer (either may be 0 bytes long when the tail
  * is exhausted); after the read, evpl_bind_recv_buffer_commit() records
  * that `used` bytes were filled (tail first, then spare, switching the
- * current buffer to the spare when it was touched).
+ * current buffer to the spare when it was touched).  Whatever a caller keeps
+ * of the bytes it read must hold a reference (evpl_bind_recv_append) before
+ * the next evpl_bind_recv_buffer(): once the loop holds the only reference,
+ * the buffer is reused from its start.
  */
 struct evpl_recv_buffer {
     void                  *tail;

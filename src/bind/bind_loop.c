@@ -18,17 +18,6 @@
 /* Recycled bind storage kept per loop (keeps warm ring memory). */
 #define MAX_SPARE_BINDS 256
 
-/*
- * Bytes one stream read may take.  The kernel copies a read's bytes into
- * the pooled buffer, and the application consumes them right after it; a
- * read of megabytes evicts its own first bytes from the core's cache before
- * they are used.  64 KiB reads are consumed while still in cache: streaming
- * 128 KiB messages over TCP on a 16-core machine ran 35.5 Gbit/s with
- * whole-buffer reads and 47.5 Gbit/s with 64 KiB (medians of 4 alternated
- * runs; 256 KiB reads: 36).  Small messages never reach the cap.
- */
-#define RECV_READ_MAX (64u * 1024u)
-
 static void handoff_doorbell_cb(struct evpl *evpl, struct evpl_doorbell *doorbell);
 
 struct evpl_bind_loop *
@@ -279,6 +268,12 @@ evpl_bind_recv_buffer(struct evpl *evpl, struct evpl_recv_buffer *rb)
         bl->spare_ref  = evpl_buffer_get(evpl, &data, &bl->spare_size);
         bl->spare_data = data;
     }
+    /* Nobody holds any of the bytes read so far (the application released
+     * them, or they were copied out): read into the start again, which is
+     * still in the CPU's cache, instead of walking on through the buffer. */
+    if (bl->cur_used && bl->cur_ref->refcnt == 1) {
+        bl->cur_used = 0;
+    }
     rb->tail      = bl->cur_data + bl->cur_used;
     rb->tail_len  = bl->cur_size - bl->cur_used;
     rb->tail_ref  = bl->cur_ref;
@@ -408,13 +403,16 @@ evpl_bind_recv_readv(struct evpl *evpl, struct evpl_bind *bind, const struct evp
     evpl_bind_recv_buffer(evpl, &rb);
     if (rb.tail_len) {
         iov[n].iov_base = rb.tail;
-        iov[n].iov_len  = rb.tail_len < RECV_READ_MAX ? rb.tail_len : RECV_READ_MAX;
+        iov[n].iov_len =
+            rb.tail_len < EVPL_BIND_RECV_READ_MAX ? rb.tail_len : EVPL_BIND_RECV_READ_MAX;
         want += iov[n].iov_len;
         n++;
     }
-    if (want < RECV_READ_MAX) {
+    if (want < EVPL_BIND_RECV_READ_MAX) {
         iov[n].iov_base = rb.spare;
-        iov[n].iov_len  = rb.spare_len < RECV_READ_MAX - want ? rb.spare_len : RECV_READ_MAX - want;
+        iov[n].iov_len  = rb.spare_len < EVPL_BIND_RECV_READ_MAX - want
+                              ? rb.spare_len
+                              : EVPL_BIND_RECV_READ_MAX - want;
         want += iov[n].iov_len;
         n++;
     }

@@ -408,6 +408,7 @@ ring_create(struct evpl *evpl, int *err)
     }
     ur->evpl     = evpl;
     ur->event.fd = -1;
+    ur->recv_len = EVPL_BIND_RECV_READ_MAX;
 
     rc = ring_setup(&ur->ring, &ur->setup_flags);
     if (rc < 0) {

@@ -60,6 +60,7 @@ struct evpl_uring {
     unsigned int         inflight; /* submissions whose final completion is due */
     int                  reaping;
     int                  no_multishot;  /* kernel rejected multishot receive */
+    unsigned int         recv_len;      /* cap per multishot receive; 0 if refused */
     int                  submit_reaped; /* the submit deferral reaped this pass */
 
     /* fixed-file table: sparse, slots handed out from a free stack */
