@@ -26,6 +26,7 @@
 #ifdef EVPL_HAVE_LIBURING
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -40,10 +41,21 @@
 #define EVPL_URING_MAX_SLOTS   4096
 /* Completion batches reaped per dispatch before other events get a turn. */
 #define EVPL_URING_REAP_ROUNDS 4
+/* How long a close waits for the SQPOLL thread to take its submissions. */
+#define EVPL_URING_SQPOLL_WAIT_NS (100ull * 1000000ull)
 /* How long teardown waits for cancelled operations to complete. */
 #define EVPL_URING_DRAIN_NS (2ull * 1000000000ull)
 
 static void ring_destroy(struct evpl_uring *ur);
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
 
 /*
  * liburing maps and unmaps the rings with raw system calls, which
@@ -262,6 +274,20 @@ evpl_uring_submit_now(struct evpl_uring *ur)
 
         if (rc < 0) {
             evpl_uring_debug("io_uring_submit: %s", strerror(-rc));
+        }
+    }
+    /* With a kernel submission thread (the SQPOLL knob) submitting only
+     * wakes the thread.  The close paths name descriptors they close right
+     * after this call, so wait until the thread has issued everything
+     * queued: the kernel advances the SQ head after issuing a batch.
+     * Without this a cancellation by fd found the fd already closed, and
+     * the multishot accept it was meant for stayed in flight until ring
+     * teardown gave up on it (2 s). */
+    if (ur->setup_flags & IORING_SETUP_SQPOLL) {
+        uint64_t deadline = now_ns() + EVPL_URING_SQPOLL_WAIT_NS;
+
+        while (io_uring_sq_ready(&ur->ring) && now_ns() < deadline) {
+            sched_yield();
         }
     }
 }
@@ -511,15 +537,6 @@ evpl_uring_put(struct evpl_uring *ur)
         evpl_abort_if(ur->reaping, "io_uring", "last user dropped while reaping completions");
         ring_destroy(ur);
     }
-}
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 }
 
 /*
