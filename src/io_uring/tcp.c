@@ -885,21 +885,20 @@ uring_listen(struct evpl_listen_socket *ls)
 {
     struct evpl_uring        *ur;
     struct evpl_uring_listen *l;
-    int                       one = 1, fd, rc;
+    int                       fd, rc;
 
     *listen_slot(ls) = NULL;
     ur               = evpl_uring_get(ls->loop, &rc);
     if (ur == NULL) {
         return rc;
     }
-    fd = socket(evpl_address_family(ls->address), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Blocking, as for connect: io_uring waits for readiness itself. */
+    fd = evpl_socket_tcp_bind(ls->address, SOCK_CLOEXEC);
     if (fd < 0) {
-        rc = -errno;
+        rc = fd;
         goto fail;
     }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, &ls->address->sa, ls->address->addrlen) < 0 ||
-        listen(fd, (int) evpl_config()->max_pending) < 0) {
+    if (listen(fd, (int) evpl_config()->max_pending) < 0) {
         rc = -errno;
         close(fd);
         goto fail;

@@ -54,6 +54,12 @@ void evpl_socket_handoff_discard(struct evpl_handoff *handoff);
 void evpl_socket_stream_flush(struct evpl *evpl, struct evpl_bind *bind);
 void evpl_socket_stream_close(struct evpl *evpl, struct evpl_bind *bind);
 void evpl_socket_stream_recv_resume(struct evpl *evpl, struct evpl_bind *bind);
+/* tcp.c: a TCP socket bound to address with SO_REUSEADDR (type_flags:
+ * SOCK_NONBLOCK and/or SOCK_CLOEXEC); returns the fd or a negative errno. */
+int evpl_socket_tcp_bind(const struct evpl_address *address, int type_flags);
+/* tcp.c: .listen of the TCP-based socket transports (TCP, TLS, TCP_RDMA):
+ * a nonblocking bound socket handed to evpl_socket_listen_start(). */
+int evpl_socket_tcp_listen(struct evpl_listen_socket *ls);
 /* Start accepting on a bound, listening fd (service thread). */
 int  evpl_socket_listen_start(struct evpl_listen_socket *ls, int fd);
 void evpl_socket_listen_stop(struct evpl_listen_socket *ls);

@@ -51,20 +51,32 @@ evpl_socket_tcp_setup(int fd)
 #endif
 }
 
-static int
-tcp_listen(struct evpl_listen_socket *ls)
+int
+evpl_socket_tcp_bind(const struct evpl_address *address, int type_flags)
 {
     int one = 1, fd, rc;
 
-    fd = socket(evpl_address_family(ls->address), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(evpl_address_family(address), SOCK_STREAM | type_flags, 0);
     if (fd < 0) {
         return -errno;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, &ls->address->sa, ls->address->addrlen) < 0) {
+    if (bind(fd, &address->sa, address->addrlen) < 0) {
         rc = -errno;
         close(fd);
         return rc;
+    }
+    return fd;
+}
+
+int
+evpl_socket_tcp_listen(struct evpl_listen_socket *ls)
+{
+    int fd = evpl_socket_tcp_bind(ls->address, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int rc;
+
+    if (fd < 0) {
+        return fd;
     }
     rc = evpl_socket_listen_start(ls, fd);
     if (rc < 0) {
@@ -77,7 +89,7 @@ static const struct evpl_protocol_ops tcp_ops = {
     .connect         = evpl_socket_stream_connect,
     .attach          = evpl_socket_stream_attach,
     .handoff_discard = evpl_socket_handoff_discard,
-    .listen          = tcp_listen,
+    .listen          = evpl_socket_tcp_listen,
     .listen_close    = evpl_socket_listen_stop,
     .flush           = evpl_socket_stream_flush,
     .close           = evpl_socket_stream_close,

@@ -910,28 +910,6 @@ tcp_rdma_close(struct evpl *evpl, struct evpl_bind *bind)
     s->msg_iov_max = 0;
 }
 
-static int
-tcp_rdma_listen(struct evpl_listen_socket *ls)
-{
-    int one = 1, fd, rc;
-
-    fd = socket(evpl_address_family(ls->address), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, &ls->address->sa, ls->address->addrlen) < 0) {
-        rc = -errno;
-        close(fd);
-        return rc;
-    }
-    rc = evpl_socket_listen_start(ls, fd);
-    if (rc < 0) {
-        close(fd);
-    }
-    return rc;
-}
-
 /* ---- RDMA operations ------------------------------------------------------ */
 
 /*
@@ -1061,7 +1039,7 @@ static const struct evpl_protocol_ops tcp_rdma_ops = {
     .connect          = tcp_rdma_connect,
     .attach           = tcp_rdma_attach,
     .handoff_discard  = evpl_socket_handoff_discard,
-    .listen           = tcp_rdma_listen,
+    .listen           = evpl_socket_tcp_listen,
     .listen_close     = evpl_socket_listen_stop,
     .flush            = tcp_rdma_flush,
     .close            = tcp_rdma_close,

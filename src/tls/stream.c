@@ -684,27 +684,11 @@ tls_attach(struct evpl *evpl, struct evpl_bind *bind, struct evpl_handoff *hando
 static int
 tls_listen(struct evpl_listen_socket *ls)
 {
-    int one = 1, fd, rc;
-
     /* Build the server context now, so a bad certificate fails evpl_listen(). */
     if (evpl_tls_context(1) == NULL) {
         return -EINVAL;
     }
-    fd = socket(evpl_address_family(ls->address), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, &ls->address->sa, ls->address->addrlen) < 0) {
-        rc = -errno;
-        close(fd);
-        return rc;
-    }
-    rc = evpl_socket_listen_start(ls, fd);
-    if (rc < 0) {
-        close(fd);
-    }
-    return rc;
+    return evpl_socket_tcp_listen(ls);
 }
 
 static void
