@@ -60,6 +60,17 @@ int evpl_socket_tcp_bind(const struct evpl_address *address, int type_flags);
 /* tcp.c: .listen of the TCP-based socket transports (TCP, TLS, TCP_RDMA):
  * a nonblocking bound socket handed to evpl_socket_listen_start(). */
 int evpl_socket_tcp_listen(struct evpl_listen_socket *ls);
+/*
+ * stream.c: the outcome of a non-blocking connect() once the mechanism
+ * reported the socket writable or in error -- 0 connected, a positive errno
+ * when the attempt failed, -1 when it is in fact still in progress (a
+ * report that does not match the socket, seen under heavy load with select:
+ * keep waiting for the real one).  SO_ERROR alone reads 0 in that case too,
+ * so success is confirmed with getpeername().
+ */
+int evpl_socket_connect_result(int fd);
+/* stream.c: record the bind's local address from fd, unless it has one. */
+void evpl_socket_set_local_address(struct evpl_bind *bind, int fd);
 /* Start accepting on a bound, listening fd (service thread). */
 int  evpl_socket_listen_start(struct evpl_listen_socket *ls, int fd);
 void evpl_socket_listen_stop(struct evpl_listen_socket *ls);

@@ -49,8 +49,8 @@ stream_register(struct evpl *evpl, struct evpl_socket *s, int fd)
     return evpl_event_add_traffic(evpl, &s->event);
 }
 
-static void
-set_local_address(struct evpl_bind *bind, int fd)
+void
+evpl_socket_set_local_address(struct evpl_bind *bind, int fd)
 {
     struct sockaddr_storage ss;
     socklen_t               len = sizeof(ss);
@@ -105,7 +105,7 @@ evpl_socket_stream_attach(struct evpl *evpl, struct evpl_bind *bind, struct evpl
         return rc;
     }
     handoff->fd = -1;
-    set_local_address(bind, s->event.fd);
+    evpl_socket_set_local_address(bind, s->event.fd);
     evpl_event_read_interest(evpl, &s->event);
     return 0;
 }
@@ -170,18 +170,29 @@ connect_settled(int fd, int *err)
     return 1;
 }
 
+int
+evpl_socket_connect_result(int fd)
+{
+    int       err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+        return errno;
+    }
+    if (err == 0 && !connect_settled(fd, &err)) {
+        return -1;
+    }
+    return err;
+}
+
 /* The non-blocking connect finished (writable or error reported). */
 static void
 connect_complete(struct evpl *evpl, struct evpl_bind *bind)
 {
     struct evpl_socket *s   = evpl_socket_of(bind);
-    int                 err = 0;
-    socklen_t           len = sizeof(err);
+    int                 err = evpl_socket_connect_result(s->event.fd);
 
-    if (getsockopt(s->event.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
-        err = errno;
-    }
-    if (err == 0 && !connect_settled(s->event.fd, &err)) {
+    if (err < 0) {
         /* A readiness report that does not match the socket (seen once
          * under heavy load with select): keep waiting for the real one. */
         evpl_event_mark_unwritable(evpl, &s->event);
@@ -194,7 +205,7 @@ connect_complete(struct evpl *evpl, struct evpl_bind *bind)
         evpl_bind_transport_closed(evpl, bind);
         return;
     }
-    set_local_address(bind, s->event.fd);
+    evpl_socket_set_local_address(bind, s->event.fd);
     evpl_event_write_disinterest(evpl, &s->event);
     evpl_event_read_interest(evpl, &s->event);
     evpl_bind_connected(evpl, bind);

@@ -757,17 +757,6 @@ state_init(struct evpl_bind *bind, int fd)
     evpl_deferral_init(&s->tx_deferral, tx_deferred, bind);
 }
 
-static void
-set_local_address(struct evpl_bind *bind, int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t               len = sizeof(ss);
-
-    if (bind->local == NULL && getsockname(fd, (struct sockaddr *) &ss, &len) == 0) {
-        bind->local = evpl_address_create((struct sockaddr *) &ss, len);
-    }
-}
-
 static int
 tcp_rdma_connect(struct evpl *evpl, struct evpl_bind *bind)
 {
@@ -807,14 +796,11 @@ static void
 connect_complete(struct evpl *evpl, struct evpl_bind *bind)
 {
     struct tcp_rdma *s   = tcp_rdma_of(bind);
-    int              err = 0;
-    socklen_t        len = sizeof(err);
+    int              err = evpl_socket_connect_result(s->event.fd);
 
-    if (getsockopt(s->event.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
-        err = errno;
-    }
-    if (err == 0 && !(s->event.flags & (EVPL_EVENT_WRITABLE | EVPL_EVENT_ERROR))) {
-        return; /* still in progress */
+    if (err < 0) {
+        evpl_event_mark_unwritable(evpl, &s->event); /* not over yet */
+        return;
     }
     s->connecting = 0;
     evpl_event_write_disinterest(evpl, &s->event);
@@ -823,7 +809,7 @@ connect_complete(struct evpl *evpl, struct evpl_bind *bind)
         evpl_bind_transport_closed(evpl, bind);
         return;
     }
-    set_local_address(bind, s->event.fd);
+    evpl_socket_set_local_address(bind, s->event.fd);
     evpl_event_read_interest(evpl, &s->event);
     evpl_bind_connected(evpl, bind);
     if ((s->resp.head || s->req.head) && !s->tx_deferral.armed) {
@@ -878,7 +864,7 @@ tcp_rdma_attach(struct evpl *evpl, struct evpl_bind *bind, struct evpl_handoff *
         return rc;
     }
     handoff->fd = -1;
-    set_local_address(bind, s->event.fd);
+    evpl_socket_set_local_address(bind, s->event.fd);
     evpl_event_read_interest(evpl, &s->event);
     return 0;
 }

@@ -111,17 +111,6 @@ register_socket(struct evpl *evpl, struct evpl_tls *t, int fd)
     return evpl_event_add_traffic(evpl, &t->event);
 }
 
-static void
-set_local_address(struct evpl_bind *bind, int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t               len = sizeof(ss);
-
-    if (bind->local == NULL && getsockname(fd, (struct sockaddr *) &ss, &len) == 0) {
-        bind->local = evpl_address_create((struct sockaddr *) &ss, len);
-    }
-}
-
 static int
 ssl_create(struct evpl_bind *bind, int server)
 {
@@ -447,11 +436,11 @@ static void
 connect_complete(struct evpl *evpl, struct evpl_bind *bind)
 {
     struct evpl_tls *t   = evpl_tls_of(bind);
-    int              err = 0;
-    socklen_t        len = sizeof(err);
+    int              err = evpl_socket_connect_result(t->event.fd);
 
-    if (getsockopt(t->event.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
-        err = errno;
+    if (err < 0) {
+        evpl_event_mark_unwritable(evpl, &t->event); /* not over yet */
+        return;
     }
     t->flags &= ~EVPL_TLS_CONNECTING;
     evpl_event_write_disinterest(evpl, &t->event);
@@ -463,7 +452,7 @@ connect_complete(struct evpl *evpl, struct evpl_bind *bind)
         evpl_bind_transport_closed(evpl, bind);
         return;
     }
-    set_local_address(bind, t->event.fd);
+    evpl_socket_set_local_address(bind, t->event.fd);
     evpl_event_read_interest(evpl, &t->event);
     handshake(evpl, bind); /* sends the ClientHello */
 }
@@ -675,7 +664,7 @@ tls_attach(struct evpl *evpl, struct evpl_bind *bind, struct evpl_handoff *hando
         return rc;
     }
     handoff->fd = -1;
-    set_local_address(bind, t->event.fd);
+    evpl_socket_set_local_address(bind, t->event.fd);
     evpl_event_read_interest(evpl, &t->event);
     /* The client speaks first; CONNECTED follows the handshake. */
     return EVPL_ATTACH_PENDING;
