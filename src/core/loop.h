@@ -55,9 +55,10 @@ struct evpl {
     int                pure_passes;
     int                pin_count;
     int                polls_unprobed; /* polls without a probe (poll.c) */
-    uint64_t           activity;
-    uint64_t           activity_seen;
-    uint64_t           last_activity_time;
+    int      probe_spins_left;         /* fruitless probe spins allowed until the next full pass */
+    uint64_t activity;
+    uint64_t activity_seen;
+    uint64_t last_activity_time;
     /* traffic spinning (traffic.c) */
     struct evpl_poll *traffic_poll;   /* registered while traffic events exist */
     int               traffic_events; /* registered EVPL_EVENT_TRAFFIC events */

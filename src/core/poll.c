@@ -101,7 +101,7 @@ evpl_polls_probe_spin(struct evpl *evpl, uint64_t spin_ns)
     uint64_t start;
 
     if (evpl->polls_unprobed > 0 || evpl->num_polls == 0) {
-        return 0;
+        return -1;
     }
     start = evpl_monotonic_ns();
     do {

@@ -18,8 +18,8 @@ void evpl_polls_call(struct evpl *evpl);
  */
 typedef int (*evpl_poll_probe_t)(void *private_data);
 void evpl_poll_set_probe(struct evpl *evpl, struct evpl_poll *poll, evpl_poll_probe_t probe);
-/* Returns 1 as soon as a probe reports work, 0 after spin_ns without, or at
- * once when some poll has no probe. */
+/* Returns 1 as soon as a probe reports work, 0 after spin_ns without, or -1
+ * at once when some poll has no probe (or there is none). */
 int  evpl_polls_probe_spin(struct evpl *evpl, uint64_t spin_ns);
 void evpl_poll_mode_update(struct evpl *evpl, uint64_t now);
 void evpl_polls_cleanup(struct evpl *evpl);

@@ -6,7 +6,9 @@
  * bound when none does, and never spins (nor calls a probe) while some poll
  * has no probe; adding, removing and clearing probes keeps that count right;
  * an idle pure poll pass of a spinning loop consults the probes, a pass that
- * found work does not.  Links the static library for the internal API.
+ * found work does not; at most 300 spins that find nothing run between two
+ * full passes (timers and events wait for those).  Links the static library
+ * for the internal API.
  */
 #include "test.h"
 
@@ -61,7 +63,7 @@ main(int argc, char **argv)
     uint64_t          start = 0;
 
     /* No probe yet: no spinning, nothing called. */
-    test_assert_eq(evpl_polls_probe_spin(evpl, 1000 * US), 0);
+    test_assert_eq(evpl_polls_probe_spin(evpl, 1000 * US), -1);
     test_assert_eq(probe_calls, 0);
 
     /* A probe that sees work on its 5th call ends the spin right there. */
@@ -82,7 +84,7 @@ main(int argc, char **argv)
     struct evpl_poll *plain = evpl_add_poll(evpl, NULL, NULL, unprobed_cb, NULL);
 
     probe_calls = 0;
-    test_assert_eq(evpl_polls_probe_spin(evpl, 1000 * US), 0);
+    test_assert_eq(evpl_polls_probe_spin(evpl, 1000 * US), -1);
     test_assert_eq(probe_calls, 0);
     evpl_remove_poll(evpl, plain);
     probe_fire_at = 1;
@@ -92,7 +94,7 @@ main(int argc, char **argv)
     /* Clearing the probe counts the poll as unprobed again. */
     evpl_poll_set_probe(evpl, poll, NULL);
     probe_calls = 0;
-    test_assert_eq(evpl_polls_probe_spin(evpl, 1000 * US), 0);
+    test_assert_eq(evpl_polls_probe_spin(evpl, 1000 * US), -1);
     test_assert_eq(probe_calls, 0);
     evpl_poll_set_probe(evpl, poll, probe);
 
@@ -118,6 +120,30 @@ main(int argc, char **argv)
     test_assert_eq(probe_fire_at, 0);
     test_assert_eq(probe_calls, 3);
 
+    evpl_remove_poll(evpl, poll);
+    evpl_destroy(evpl);
+
+    /* The budget: with 500 pure passes per full pass and a probe that never
+     * sees work, only the first 300 idle passes after a full pass spin. */
+    tc = evpl_thread_config_init();
+    evpl_thread_config_set_poll_iterations(tc, 500);
+    evpl          = evpl_create(tc);
+    poll          = evpl_add_poll(evpl, NULL, NULL, poll_cb, NULL);
+    probe_fire_at = 0;
+    evpl_poll_set_probe(evpl, poll, probe);
+    evpl_continue(evpl); /* full pass: enters poll mode */
+    for (int cycle = 0; cycle < 2; cycle++) {
+        int spun = 0;
+
+        for (int i = 0; i < 500; i++) {
+            probe_calls = 0;
+            evpl_continue(evpl);
+            spun += probe_calls > 0;
+        }
+        test_assert_eq(spun, 300);
+        evpl_activity(evpl); /* stay in poll mode across the full pass */
+        evpl_continue(evpl); /* the full pass renews the budget */
+    }
     evpl_remove_poll(evpl, poll);
     evpl_destroy(evpl);
     return 0;
