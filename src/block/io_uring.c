@@ -202,13 +202,15 @@ uring_work_pending(struct uring_queue *uq)
     return IO_URING_READ_ONCE(*uq->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
 }
 
-/* The poll's probe (core/poll.h): would uring_poll_callback find work? */
+/* The poll's probe (core/poll.h): have completions arrived?  A pending
+ * submit retry is not counted: every pass retries it anyway, and the spin
+ * must not turn an EAGAIN retry loop into one that never yields. */
 static int
 uring_queue_probe(void *private_data)
 {
     struct uring_queue *uq = private_data;
 
-    return uq->submit_retry || uring_work_pending(uq) || io_uring_cq_ready(&uq->ring) > 0;
+    return uring_work_pending(uq) || io_uring_cq_ready(&uq->ring) > 0;
 }
 
 static void

@@ -71,15 +71,17 @@ struct aio_ring_head {
 };
 #define AIO_RING_MAGIC 0xa10a10a1u
 
-/* The poll's probe (core/poll.h): would aio_poll_callback find work? */
+/* The poll's probe (core/poll.h): have completions arrived?  A pending
+ * resubmission (EAGAIN, requests waiting for slots) is not counted: every
+ * pass retries it anyway, and slots only free up with completions. */
 static int
 aio_probe(void *private_data)
 {
     struct aio_queue           *aq   = private_data;
     const struct aio_ring_head *ring = (const struct aio_ring_head *) aq->ctx;
 
-    if (aq->pinned || aq->wait_head || ring->magic != AIO_RING_MAGIC) {
-        return 1;
+    if (ring->magic != AIO_RING_MAGIC) {
+        return 0; /* not a ring we can read: the poll callback looks every pass */
     }
     return __atomic_load_n(&ring->head, __ATOMIC_RELAXED) !=
            __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
