@@ -71,6 +71,33 @@ net_endpoint(enum evpl_protocol_id protocol, const char *tag)
                           : SOCK_DGRAM));
 }
 
+/*
+ * A UDP bind on a port net_free_port() found for host.  The probe closes its
+ * socket, so a test running beside this one (or a second call here) may take
+ * the same number first: retry with fresh ports before failing.  *ep gets
+ * the endpoint (the caller closes it), *port (if not NULL) its port.
+ */
+static inline struct evpl_bind *
+net_udp_bind(struct evpl *evpl, const char *host, evpl_notify_callback_t notify, void *private_data,
+             struct evpl_endpoint **ep, int *port)
+{
+    for (int tries = 0; tries < 10; tries++) {
+        struct evpl_bind *bind;
+        int               p = net_free_port(SOCK_DGRAM);
+
+        *ep  = evpl_endpoint_create(host, p);
+        bind = evpl_bind(evpl, EVPL_DATAGRAM_SOCKET_UDP, *ep, notify, private_data);
+        if (bind) {
+            if (port) {
+                *port = p;
+            }
+            return bind;
+        }
+        evpl_endpoint_close(*ep);
+    }
+    test_fail("no UDP port could be bound on %s", host);
+}
+
 /* Pump loop until *flag becomes non-zero, failing after timeout_s seconds. */
 static inline void
 net_run_until(struct evpl *evpl, atomic_int *flag, int timeout_s)

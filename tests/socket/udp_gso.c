@@ -338,15 +338,10 @@ main(int argc, char **argv)
         enter_small_mtu_namespace();
     }
     evpl_test_init(argc, argv);
-    evpl    = net_loop_create();
-    ep_send = evpl_endpoint_create("127.0.0.1", net_free_port(SOCK_DGRAM));
-    port    = net_free_port(SOCK_DGRAM);
-    ep_recv = evpl_endpoint_create("127.0.0.1", port);
-    sender  = evpl_bind(evpl, EVPL_DATAGRAM_SOCKET_UDP, ep_send, send_notify, NULL);
-    test_assert(sender != NULL);
+    evpl   = net_loop_create();
+    sender = net_udp_bind(evpl, "127.0.0.1", send_notify, NULL, &ep_send, NULL);
     evpl_bind_request_send_notifications(evpl, sender);
-    receiver = evpl_bind(evpl, EVPL_DATAGRAM_SOCKET_UDP, ep_recv, recv_notify, NULL);
-    test_assert(receiver != NULL);
+    receiver = net_udp_bind(evpl, "127.0.0.1", recv_notify, NULL, &ep_recv, &port);
 
     if (small_mtu) {
         phase_fallback(evpl, ep_recv);

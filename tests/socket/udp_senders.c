@@ -125,10 +125,8 @@ main(int argc, char **argv)
     struct payload    p = {0, 0};
 
     evpl_test_init(argc, argv);
-    evpl      = net_loop_create();
-    server_ep = net_endpoint(EVPL_DATAGRAM_SOCKET_UDP, "udp_senders");
-    server    = evpl_bind(evpl, EVPL_DATAGRAM_SOCKET_UDP, server_ep, server_notify, NULL);
-    test_assert(server != NULL);
+    evpl   = net_loop_create();
+    server = net_udp_bind(evpl, host, server_notify, NULL, &server_ep, NULL);
 
     for (uint32_t i = 0; i < PEERS + MANY; i++) {
         clients[i] = client_bind(evpl, host, i);
