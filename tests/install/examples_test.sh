@@ -40,6 +40,10 @@ port=$((10000 + RANDOM % 20000))
 sock="$work/echo.sock"
 
 start_server() {
+    # Empty the log here, in the shell: the redirection below happens in
+    # the background child, and until then a grep would still find the
+    # previous server's "listening" line and start the client too early.
+    : >"$work/server.log"
     "$work/build/echo_server" "$@" --count 1 2>"$work/server.log" &
     server_pid=$!
     # The server is ready once it has logged that it listens.
