@@ -87,6 +87,10 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         evpl_iovecs_release(evpl, notify->recv_msg.iovec, notify->recv_msg.niov);
         break;
     case EVPL_NOTIFY_DISCONNECTED:
+        if (!c->connected) {
+            /* The cause is not reported (API: notify_status is 0). */
+            fprintf(stderr, "the connection could not be established (refused, or no server)\n");
+        }
         c->done = 1;
         break;
     default:
