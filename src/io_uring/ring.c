@@ -31,9 +31,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/poll.h"
 #include "core/shared.h"
 
@@ -47,15 +47,6 @@
 #define EVPL_URING_DRAIN_NS (2ull * 1000000000ull)
 
 static void ring_destroy(struct evpl_uring *ur);
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
-}
 
 /*
  * liburing maps and unmaps the rings with raw system calls, which
@@ -284,9 +275,9 @@ evpl_uring_submit_now(struct evpl_uring *ur)
      * the multishot accept it was meant for stayed in flight until ring
      * teardown gave up on it (2 s). */
     if (ur->setup_flags & IORING_SETUP_SQPOLL) {
-        uint64_t deadline = now_ns() + EVPL_URING_SQPOLL_WAIT_NS;
+        uint64_t deadline = evpl_monotonic_ns() + EVPL_URING_SQPOLL_WAIT_NS;
 
-        while (io_uring_sq_ready(&ur->ring) && now_ns() < deadline) {
+        while (io_uring_sq_ready(&ur->ring) && evpl_monotonic_ns() < deadline) {
             sched_yield();
         }
     }
@@ -548,7 +539,7 @@ static void
 ring_destroy(struct evpl_uring *ur)
 {
     struct evpl *evpl     = ur->evpl;
-    uint64_t     deadline = now_ns() + EVPL_URING_DRAIN_NS;
+    uint64_t     deadline = evpl_monotonic_ns() + EVPL_URING_DRAIN_NS;
 
     while (ur->inflight > 0) {
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 20000000};
@@ -561,7 +552,7 @@ ring_destroy(struct evpl_uring *ur)
             break;
         }
         ring_reap(ur, &more);
-        if (ur->inflight > 0 && now_ns() > deadline) {
+        if (ur->inflight > 0 && evpl_monotonic_ns() > deadline) {
             evpl_uring_error("ring torn down with %u operations still in flight", ur->inflight);
             break;
         }

@@ -7,8 +7,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/shared.h"
 #include "memory/memory_internal.h"
@@ -19,15 +19,6 @@
 /* Hot-path copies of the initialised config (0 until the allocator exists). */
 static atomic_uint evpl_memory_buffer_size;
 static atomic_uint evpl_memory_max_num_iovec;
-
-static uint64_t
-evpl_pool_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
-}
 
 /* Caller holds pool_lock.  Adds a freshly carved slab's buffers. */
 static void
@@ -77,12 +68,12 @@ evpl_pool_get(struct evpl_allocator *allocator, struct evpl_buffer **head, int m
     pthread_mutex_lock(&allocator->pool_lock);
     while (allocator->free_count == 0) {
         if (allocator->num_producers > 0 && !allocator->shutdown) {
-            uint64_t start = evpl_pool_now_ns();
+            uint64_t start = evpl_monotonic_ns();
 
             allocator->stats.consumer_waits_total++;
             pthread_cond_signal(&allocator->producer_wake);
             pthread_cond_wait(&allocator->pool_avail, &allocator->pool_lock);
-            allocator->stats.consumer_wait_ns_total += evpl_pool_now_ns() - start;
+            allocator->stats.consumer_wait_ns_total += evpl_monotonic_ns() - start;
         } else if (allocator->growing) {
             /* another consumer is mapping a slab; share it */
             pthread_cond_wait(&allocator->pool_avail, &allocator->pool_lock);
