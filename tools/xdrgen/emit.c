@@ -527,8 +527,9 @@ dump_member(FILE *f, int ind, const struct member *m)
 
     out(f, ind, "{");
     ind++;
-    out(f, ind, "char n_[256];");
-    out(f, ind, "snprintf(n_, sizeof(n_), \"%%s.%s\", name);", m->name);
+    /* sized so that no truncation is possible: -Wformat-truncation stays quiet */
+    out(f, ind, "char n_[%zu];", strlen(m->name) + 260);
+    out(f, ind, "snprintf(n_, sizeof(n_), \"%%.255s.%s\", name);", m->name);
     snprintf(x, sizeof(x), "v->%s", m->name);
     if (t->base == B_STRING) {
         out(f, ind, "xdr_dump_bytes(n_, %s.str, %s.len);", x, x);
@@ -551,7 +552,7 @@ dump_member(FILE *f, int ind, const struct member *m)
             snprintf(cnt, sizeof(cnt), "v->num_%s", m->name);
         }
         out(f, ind, "for (uint32_t i_ = 0; i_ < %s; i_++) {", cnt);
-        out(f, ind + 1, "char e_[300];");
+        out(f, ind + 1, "char e_[%zu];", strlen(m->name) + 280);
         out(f, ind + 1, "snprintf(e_, sizeof(e_), \"%%s[%%u]\", n_, i_);");
         snprintf(x, sizeof(x), "v->%s[i_]", m->name);
         dump_elem(f, ind + 1, t, "e_", x);
@@ -560,7 +561,7 @@ dump_member(FILE *f, int ind, const struct member *m)
         out(f, ind, "uint32_t i_ = 0;");
         out(f, ind, "for (const struct %s *p_ = %s; p_; p_ = p_->%s, i_++) {", t->def->name, x,
             t->def->next_member->name);
-        out(f, ind + 1, "char e_[300];");
+        out(f, ind + 1, "char e_[%zu];", strlen(m->name) + 280);
         out(f, ind + 1, "snprintf(e_, sizeof(e_), \"%%s[%%u]\", n_, i_);");
         out(f, ind + 1, "xdr__body_dump_%s(e_, p_);", t->def->name);
         out(f, ind, "}");
@@ -715,8 +716,8 @@ emit_struct_workers(FILE *f, struct def *d)
         n);
     out(f, 1, "uint32_t i_ = 0;");
     out(f, 1, "for (const struct %s *p_ = v; p_; p_ = p_->%s, i_++) {", n, nx);
-    out(f, 2, "char e_[300];");
-    out(f, 2, "snprintf(e_, sizeof(e_), \"%%s[%%u]\", name, i_);");
+    out(f, 2, "char e_[280];");
+    out(f, 2, "snprintf(e_, sizeof(e_), \"%%.255s[%%u]\", name, i_);");
     out(f, 2, "xdr__body_dump_%s(e_, p_);", n);
     out(f, 1, "}");
     out(f, 0, "}\n");
