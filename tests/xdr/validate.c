@@ -37,12 +37,10 @@ static const struct {
     const char *name;
     int (*dec)(xdr_iovec *, int, xdr_dbuf *);
 } decoders[] = {
-    {"v_bool", dec_v_bool},     {"v_enum", dec_v_enum},
-    {"v_string", dec_v_string}, {"v_opaque", dec_v_opaque},
-    {"v_array", dec_v_array},   {"v_enum_array", dec_v_enum_array},
-    {"v_ptr", dec_v_ptr},       {"v_fixed", dec_v_fixed},
-    {"v_big", dec_v_big},       {"v_zc", dec_v_zc},
-    {"v_union", dec_v_union},   {"v_union_arm", dec_v_union_arm},
+    {"v_bool", dec_v_bool},     {"v_enum", dec_v_enum},   {"v_string", dec_v_string},
+    {"v_opaque", dec_v_opaque}, {"v_array", dec_v_array}, {"v_enum_array", dec_v_enum_array},
+    {"v_ptr", dec_v_ptr},       {"v_fixed", dec_v_fixed}, {"v_big", dec_v_big},
+    {"v_zc", dec_v_zc},         {"v_union", dec_v_union}, {"v_union_arm", dec_v_union_arm},
     {"v_ou", dec_v_ou},         {"v_list", dec_v_list},
 };
 
@@ -74,7 +72,7 @@ main(int argc, char **argv)
 #else
         const char *want_s = strict;
 #endif
-        int want = strcmp(want_s, "FAIL") == 0 ? -1 : atoi(want_s);
+        int want                                 = strcmp(want_s, "FAIL") == 0 ? -1 : atoi(want_s);
         int (*dec)(xdr_iovec *, int, xdr_dbuf *) = NULL;
 
         for (size_t i = 0; i < sizeof(decoders) / sizeof(decoders[0]); i++) {

@@ -325,7 +325,8 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
 
     /* a reply: marshal into a fresh scratch and hand it to the library */
     out(f, 0,
-        "static int\nxdr__%s__reply_begin(struct evpl *evpl, struct evpl_rpc2_encoding *encoding,",
+        "static XDR_UNUSED int\nxdr__%s__reply_begin(struct evpl *evpl, struct evpl_rpc2_encoding "
+        "*encoding,",
         V);
     out(f, 0, "    struct xdr_enc *e, xdr_iovec *scratch, xdr_iovec **iov, int *niov)\n{");
     out(f, 1,
@@ -343,7 +344,9 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
     out(f, 1, "return 0;");
     out(f, 0, "}\n");
     out(f, 0,
-        "static int\nxdr__%s__reply_end(struct evpl *evpl, const struct evpl_rpc2_verf *verf,", V);
+        "static XDR_UNUSED int\nxdr__%s__reply_end(struct evpl *evpl, const struct evpl_rpc2_verf "
+        "*verf,",
+        V);
     out(f, 0, "    struct evpl_rpc2_encoding *encoding, struct xdr_enc *e, xdr_iovec *scratch,");
     out(f, 0, "    xdr_iovec *iov, int *niov)\n{");
     out(f, 1, "int len = xdr_enc_end(e, 0, niov);");
@@ -364,7 +367,7 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
 
         /* send_reply_P */
         send_reply_params(buf, sizeof(buf), p);
-        out(f, 0, "static int\nxdr__%s__send_reply_%s%s\n{", V, p->name, buf);
+        out(f, 0, "static XDR_UNUSED int\nxdr__%s__send_reply_%s%s\n{", V, p->name, buf);
         out(f, 1, "struct xdr_enc e;");
         out(f, 1, "xdr_iovec scratch, *iov;");
         out(f, 1, "int niov;");
@@ -381,7 +384,7 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
 
         /* send_call_P */
         send_call_params(buf, sizeof(buf), p);
-        out(f, 0, "static void\nxdr__%s__send_call_%s%s\n{", V, p->name, buf);
+        out(f, 0, "static XDR_UNUSED void\nxdr__%s__send_call_%s%s\n{", V, p->name, buf);
         out(f, 1, "xdr_dbuf *dbuf = (xdr_dbuf *) evpl_rpc2_thread_get_client_dbuf(conn->thread);");
         out(f, 1, "struct evpl_rpc2_rdma_chunk chunk;");
         out(f, 1, "struct xdr_enc e;");
@@ -432,7 +435,7 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
 
     /* implicit NULL procedure: an empty successful reply */
     out(f, 0,
-        "static int\nxdr__%s__null_reply(struct evpl *evpl, struct evpl_rpc2_encoding "
+        "static XDR_UNUSED int\nxdr__%s__null_reply(struct evpl *evpl, struct evpl_rpc2_encoding "
         "*encoding)\n{",
         V);
     out(f, 1, "struct xdr_enc e;");
@@ -447,7 +450,8 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
 
     /* server dispatch */
     out(f, 0,
-        "static int\nxdr__%s__recv_call_dispatch(struct evpl *evpl, struct evpl_rpc2_conn *conn,",
+        "static XDR_UNUSED int\nxdr__%s__recv_call_dispatch(struct evpl *evpl, struct "
+        "evpl_rpc2_conn *conn,",
         V);
     out(f, 0, "    struct evpl_rpc2_encoding *encoding, uint32_t proc, void *program_data,");
     out(f, 0,
@@ -458,6 +462,13 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
     out(f, 1, "int rc_ = 0;");
     out(f, 1, "(void) rc_;");
     out(f, 1, "(void) d;");
+    out(f, 1, "(void) prog;");
+    out(f, 1, "(void) conn;");
+    out(f, 1, "(void) cred;");
+    out(f, 1, "(void) iov;");
+    out(f, 1, "(void) niov;");
+    out(f, 1, "(void) length;");
+    out(f, 1, "(void) private_data;");
     out(f, 1, "switch (proc) {");
     if (!has_null) {
         out(f, 1, "case 0:");
@@ -497,7 +508,8 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
 
     /* client reply dispatch */
     out(f, 0,
-        "static int\nxdr__%s__recv_reply_dispatch(struct evpl *evpl, struct evpl_rpc2_conn *conn,",
+        "static XDR_UNUSED int\nxdr__%s__recv_reply_dispatch(struct evpl *evpl, struct "
+        "evpl_rpc2_conn *conn,",
         V);
     out(f, 0, "    struct xdr_dbuf *dbuf, uint32_t proc, struct evpl_rpc2_rdma_chunk *read_chunk,");
     out(f, 0,
@@ -506,6 +518,15 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
     out(f, 1, "struct xdr_dec d;");
     out(f, 1, "int rc_ = 0;");
     out(f, 1, "(void) conn;");
+    out(f, 1, "(void) dbuf;");
+    out(f, 1, "(void) read_chunk;");
+    out(f, 1, "(void) iov;");
+    out(f, 1, "(void) niov;");
+    out(f, 1, "(void) length;");
+    out(f, 1, "(void) status;");
+    out(f, 1, "(void) verf;");
+    out(f, 1, "(void) callback_fn;");
+    out(f, 1, "(void) callback_private_data;");
     out(f, 1, "(void) rc_;");
     out(f, 1, "(void) d;");
     out(f, 1, "switch (proc) {");
