@@ -40,7 +40,7 @@ install(FILES ${CMAKE_BINARY_DIR}/evplConfig.cmake ${CMAKE_BINARY_DIR}/evplConfi
 # evpl.pc names the prefix the tree is installed to, which is known only at
 # install time (`cmake --install --prefix DIR` overrides the configured one),
 # so the final substitution runs then.  DESTDIR is not part of the prefix.
-foreach(kind LIBDIR INCLUDEDIR)
+foreach(kind BINDIR LIBDIR INCLUDEDIR)
   if(IS_ABSOLUTE "${CMAKE_INSTALL_${kind}}")
     set(EVPL_PC_${kind} "${CMAKE_INSTALL_${kind}}")
   else()
