@@ -16,6 +16,8 @@
 #   make coverage   gcov build in build-cov/, whole suite, per-module table,
 #                   docs/coverage.md; fails under the coverage floors
 #   make stress     the network tests STRESS_RUNS (20) times in a row
+#   make fuzz       libFuzzer targets (clang), FUZZ_TIME (60) seconds each,
+#                   in build-fuzz/: the generated XDR decoders (tests/xdr)
 #   make check-all  every CI leg, as .ci/run runs them (docs/quality.md)
 #   make clean      remove every build directory this file creates
 #
@@ -38,6 +40,8 @@ ASAN_BUILD_DIR     ?= $(BUILD_PREFIX)-asan
 TSAN_BUILD_DIR     ?= $(BUILD_PREFIX)-tsan
 VALGRIND_BUILD_DIR ?= $(BUILD_PREFIX)-valgrind
 COV_BUILD_DIR      ?= $(BUILD_PREFIX)-cov
+FUZZ_BUILD_DIR     ?= $(BUILD_PREFIX)-fuzz
+FUZZ_TIME          ?= 60
 
 # The network tests: every test built in one of these tests/ folders (folders
 # not created yet are ignored).  Every one of them is multi-threaded, since a
@@ -95,7 +99,7 @@ CTEST := scripts/run-ctest.sh
 SELECT := scripts/select-tests.py
 
 .PHONY: all deps configure build test demo install clean format format-check \
-        clang asan tsan check-all valgrind coverage static-analysis stress lint
+        clang asan tsan check-all valgrind coverage static-analysis stress lint fuzz
 
 all: build
 
@@ -133,7 +137,7 @@ install: build
 
 clean:
 	rm -rf $(BUILD_DIR) $(CLANG_BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR) \
-	    $(VALGRIND_BUILD_DIR) $(COV_BUILD_DIR)
+	    $(VALGRIND_BUILD_DIR) $(COV_BUILD_DIR) $(FUZZ_BUILD_DIR)
 
 format:
 	find $(FORMAT_DIRS) \( -name '*.c' -o -name '*.h' \) -type f -print0 2>/dev/null | \
@@ -201,6 +205,21 @@ coverage:
 stress: build
 	scripts/stress.sh $(BUILD_DIR) $(STRESS_RUNS) \
 	    "$$($(SELECT) $(BUILD_DIR) --dirs '$(STRESS_DIRS)')" -j $(JOBS) $(CTEST_ARGS)
+
+# libFuzzer (clang -fsanitize=fuzzer with ASan+UBSan): each target runs
+# FUZZ_TIME seconds on its corpus in $(FUZZ_BUILD_DIR)/corpus/<name>; a crash
+# fails the leg and leaves the input next to the corpus.
+FUZZ_TARGETS ?= xdr_fuzz_decode
+fuzz:
+	$(call configure,$(FUZZ_BUILD_DIR),Debug,-DCMAKE_C_COMPILER=clang -DEVPL_FUZZ=ON)
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD_DIR)/corpus/$$t; \
+	    bin=$$(find $(FUZZ_BUILD_DIR)/tests -type f -name $$t | head -1); \
+	    echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+	    (cd $(FUZZ_BUILD_DIR)/corpus && $$OLDPWD/$$bin -max_total_time=$(FUZZ_TIME) \
+	        -print_final_stats=1 $$t); \
+	done
 
 # Every CI leg, in CI's order, with a timing and a verdict per leg
 # (scripts/run-legs.sh); LEGS picks a subset, e.g. LEGS="asan tsan".
