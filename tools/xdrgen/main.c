@@ -40,6 +40,46 @@ die(void)
     exit(1);
 }
 
+/*
+ * Every allocation is recorded and freed at exit (atexit), so that the
+ * generator stays clean under ASan's leak checker and valgrind although the
+ * passes never free what they build.
+ */
+static void  **allocs;
+static size_t  nallocs, cap_allocs;
+
+static void
+free_all(void)
+{
+    for (size_t i = 0; i < nallocs; i++) {
+        free(allocs[i]);
+    }
+    free(allocs);
+    allocs  = NULL;
+    nallocs = cap_allocs = 0;
+}
+
+static void
+record(void *p)
+{
+    if (nallocs == cap_allocs) {
+        size_t  cap = cap_allocs ? cap_allocs * 2 : 1024;
+        void  **a   = realloc(allocs, cap * sizeof(*a));
+
+        if (!a) {
+            fprintf(stderr, "xdrzcc: out of memory\n");
+            free(p);
+            die();
+        }
+        if (!allocs) {
+            atexit(free_all);
+        }
+        allocs     = a;
+        cap_allocs = cap;
+    }
+    allocs[nallocs++] = p;
+}
+
 void *
 xmalloc(size_t n)
 {
@@ -49,18 +89,29 @@ xmalloc(size_t n)
         fprintf(stderr, "xdrzcc: out of memory\n");
         die();
     }
+    record(p);
     return p;
 }
 
 void *
 xrealloc(void *p, size_t n)
 {
-    p = realloc(p, n ? n : 1);
     if (!p) {
+        return xmalloc(n);
+    }
+    void *q = realloc(p, n ? n : 1);
+
+    if (!q) {
         fprintf(stderr, "xdrzcc: out of memory\n");
         die();
     }
-    return p;
+    for (size_t i = nallocs; i-- > 0;) {
+        if (allocs[i] == p) {
+            allocs[i] = q;
+            break;
+        }
+    }
+    return q;
 }
 
 char *
@@ -153,7 +204,6 @@ open_temp(int which, const char *dest)
 
     if (fd < 0) {
         fprintf(stderr, "xdrzcc: cannot write %s: %s\n", dest, strerror(errno));
-        free(tmp_paths[which]);
         tmp_paths[which] = NULL;
         die();
     }
