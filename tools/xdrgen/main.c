@@ -45,8 +45,8 @@ die(void)
  * generator stays clean under ASan's leak checker and valgrind although the
  * passes never free what they build.
  */
-static void  **allocs;
-static size_t  nallocs, cap_allocs;
+static void **allocs;
+static size_t nallocs, cap_allocs;
 
 static void
 free_all(void)
@@ -63,8 +63,8 @@ static void
 record(void *p)
 {
     if (nallocs == cap_allocs) {
-        size_t  cap = cap_allocs ? cap_allocs * 2 : 1024;
-        void  **a   = realloc(allocs, cap * sizeof(*a));
+        size_t cap = cap_allocs ? cap_allocs * 2 : 1024;
+        void **a   = realloc(allocs, cap * sizeof(*a));
 
         if (!a) {
             fprintf(stderr, "xdrzcc: out of memory\n");
