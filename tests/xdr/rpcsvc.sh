@@ -44,6 +44,13 @@ while read -r file expect netobj cflags diag; do
             failures=$((failures + 1))
             continue
         fi
+        # deterministic: a second run gives the same bytes
+        "$xdrzcc" $opt "$tmp/$b.x" "$tmp/again.c" "$tmp/again.h" 2> /dev/null
+        sed -i "s|again\.h|${b}_$mode.h|" "$tmp/again.c"
+        if ! cmp -s "$tmp/again.c" "$tmp/${b}_$mode.c" || ! cmp -s "$tmp/again.h" "$tmp/${b}_$mode.h"; then
+            echo "FAIL $file ($mode): output differs between two runs"
+            failures=$((failures + 1))
+        fi
         for cc in "${compilers[@]}"; do
             if ! $cc -std=gnu11 -Wall -Wextra -Werror -I"$src/include" -I"$tmp" $cflags \
                 -c "$tmp/${b}_$mode.c" -o "$tmp/$b.o" 2> "$tmp/cc.err"; then
