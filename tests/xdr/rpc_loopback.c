@@ -18,7 +18,8 @@ static struct LOOPBACK_V1 client, server;
 static struct LOOPBACK_V2 client2, server2;
 static xdr_dbuf          *client_dbuf, *request_dbuf, *reply_dbuf;
 static int                leak_reports, reply_override_status, corrupt_reply;
-static int                last_dispatch_rc;
+static int                last_dispatch_rc, read_chunk_used, write_chunk_used;
+static struct evpl_iovec  moved[8];
 
 static void
 log_fn(const char *level, const char *module, const char *srcfile, int lineno, const char *fmt,
@@ -89,17 +90,34 @@ static int
 send_reply_dispatch(struct evpl *e, struct evpl_rpc2_encoding *encoding,
                     const struct evpl_rpc2_verf *verf, xdr_iovec *iov, int niov, int length)
 {
-    struct evpl_iovec     body;
-    struct evpl_rpc2_verf none = {NULL, 0};
-    int                   len = deliver(iov, niov, length, (int) encoding->program->reserve, &body);
+    struct evpl_iovec           body;
+    struct evpl_rpc2_verf       none    = {NULL, 0};
+    struct evpl_rpc2_rdma_chunk written = {UINT32_MAX, 0, 0, NULL, 0}, *rc = NULL;
+    int len = deliver(iov, niov, length, (int) encoding->program->reserve, &body);
 
     (void) verf;
     if (corrupt_reply) {
         len = len > 0 ? len - 1 : 1; /* a short reply: the decode must fail */
     }
+    if (encoding->write_chunk && encoding->write_chunk->niov) {
+        /* the library would RDMA-write these and present them to the client as a
+         * read chunk at position UINT32_MAX; here they move across as they are */
+        struct evpl_rpc2_rdma_chunk *wc = encoding->write_chunk;
+
+        test_assert(wc->length <= wc->max_length && wc->niov <= 8);
+        written.length = wc->length;
+        written.niov   = wc->niov;
+        written.iov    = moved;
+        for (int i = 0; i < wc->niov; i++) {
+            evpl_iovec_move(&moved[i], &wc->iov[i]);
+        }
+        wc->niov = 0;
+        rc       = &written;
+        write_chunk_used++;
+    }
     xdr_dbuf_reset(reply_dbuf);
     test_assert(pending.client_program->recv_reply_dispatch(
-                    e, NULL, reply_dbuf, pending.proc, NULL, &none, &body, 1, len,
+                    e, NULL, reply_dbuf, pending.proc, rc, &none, &body, 1, len,
                     reply_override_status, pending.callback, pending.private_data) == 0);
     evpl_iovec_release(evpl, &body);
     return 0;
@@ -115,15 +133,15 @@ evpl_rpc2_call(struct evpl *e, struct evpl_rpc2_program *program, struct evpl_rp
     struct evpl_iovec           body;
     struct evpl_rpc2_rdma_chunk write_chunk = {0, 0, 0, NULL, 0};
     struct evpl_rpc2_encoding   encoding;
-    struct evpl_rpc2_program   *srv = program == &client.rpc2 ? &server.rpc2 : &server2.rpc2;
+    struct evpl_rpc2_program   *srv        = program == &client.rpc2 ? &server.rpc2 : &server2.rpc2;
+    struct evpl_rpc2_rdma_chunk read_chunk = {0, 0, 0, NULL, 0};
+    struct evpl_iovec           pulled[8];
 
     (void) cred;
-    (void) rdma_chunk;
-    (void) max_rdma_write_chunk;
     (void) write_chunk_iov;
     (void) write_chunk_niov;
     (void) max_rdma_reply_chunk;
-    test_assert(rdma_chunk == NULL); /* not RDMA: no chunk */
+    test_assert(conn->rdma || rdma_chunk == NULL); /* not RDMA: no chunk */
     pending = (struct pending){program, procedure, callback, private_data};
 
     int len = deliver(req_iov, req_niov, req_length, (int) program->reserve, &body);
@@ -132,10 +150,29 @@ evpl_rpc2_call(struct evpl *e, struct evpl_rpc2_program *program, struct evpl_rp
     encoding.program     = srv;
     encoding.dbuf        = request_dbuf;
     encoding.write_chunk = &write_chunk;
+    if (conn->rdma) {
+        write_chunk.max_length = (uint32_t) max_rdma_write_chunk;
+    }
+    if (rdma_chunk && rdma_chunk->length) {
+        /* the library moves the chunk's iovecs into the request and the server
+         * pulls the data; the position is relative to the argument already */
+        test_assert(rdma_chunk->niov <= 8);
+        read_chunk.xdr_position = rdma_chunk->xdr_position;
+        read_chunk.length       = rdma_chunk->length;
+        read_chunk.niov         = rdma_chunk->niov;
+        read_chunk.iov          = pulled;
+        for (int i = 0; i < rdma_chunk->niov; i++) {
+            evpl_iovec_move(&pulled[i], &rdma_chunk->iov[i]);
+        }
+        encoding.read_chunk = &read_chunk;
+        read_chunk_used++;
+    }
     xdr_dbuf_reset(request_dbuf);
     last_dispatch_rc = srv->recv_call_dispatch(e, conn, &encoding, procedure, srv->program_data,
                                                NULL, &body, 1, len, NULL);
     evpl_iovec_release(evpl, &body);
+    /* what the handler did not take stays with the request, released when it ends */
+    evpl_iovecs_release(evpl, read_chunk.iov, read_chunk.niov);
     return 0;
 }
 
@@ -240,6 +277,23 @@ on_pair(struct evpl *e, struct evpl_rpc2_conn *conn, struct evpl_rpc2_cred *cred
     (void) cred;
     (void) private_data;
     test_assert(server.send_reply_PAIR(e, NULL, g, encoding) == 0);
+}
+
+static void
+on_read(struct evpl *e, struct evpl_rpc2_conn *conn, struct evpl_rpc2_cred *cred, uint32_t args,
+        struct evpl_rpc2_encoding *encoding, void *private_data)
+{
+    struct Chunk      reply;
+    struct evpl_iovec iov;
+
+    (void) conn;
+    (void) cred;
+    (void) private_data;
+    test_assert(evpl_iovec_alloc(e, args, 0, 1, 0, &iov) == 1);
+    memset(iov.data, 0x5a, args);
+    reply.offset = args;
+    xdr_set_ref(&reply, data, &iov, 1, args);
+    test_assert(server.send_reply_READ(e, NULL, &reply, encoding) == 0);
 }
 
 static void
@@ -358,6 +412,20 @@ cb_pair(struct evpl *e, const struct evpl_rpc2_verf *verf, struct Greeting *repl
 }
 
 static void
+cb_read(struct evpl *e, const struct evpl_rpc2_verf *verf, struct Chunk *reply, int status, void *p)
+{
+    (void) verf;
+    (void) p;
+    calls++;
+    last_status = status;
+    last_u      = reply->data.length;
+    for (int i = 0; i < reply->data.niov; i++) {
+        test_assert(((unsigned char *) reply->data.iov[i].data)[0] == 0x5a);
+        evpl_iovec_release(e, &reply->data.iov[i]); /* the callback owns them */
+    }
+}
+
+static void
 cb_big(struct evpl *e, const struct evpl_rpc2_verf *verf, uint64_t reply, int status, void *p)
 {
     (void) e;
@@ -387,7 +455,7 @@ main(int argc, char **argv)
     LOOPBACK_V2_init(&client2);
     LOOPBACK_V2_init(&server2);
     test_assert(client.rpc2.program == 0x20000077 && client.rpc2.version == 1);
-    test_assert(client.rpc2.maxproc == 8 && client.rpc2.reserve == 256);
+    test_assert(client.rpc2.maxproc == 9 && client.rpc2.reserve == 256);
     test_assert(strcmp(client.rpc2.procs[0], "NULL") == 0);
     test_assert(strcmp(client.rpc2.procs[4], "WRITE") == 0);
     test_assert(client.rpc2.program_data == &client);
@@ -416,6 +484,7 @@ main(int argc, char **argv)
     server.recv_call_MOOD  = on_mood;
     server.recv_call_PAIR  = on_pair;
     server2.recv_call_BIG  = on_big;
+    server.recv_call_READ  = on_read;
 
     client.send_call_GREET(&client.rpc2, evpl, &conn, NULL, &g, 0, 0, NULL, 0, 0, cb_greet, &calls);
     test_assert(last_dispatch_rc == 0 && calls == 1 && last_status == 0 && last_u == 42 &&
@@ -466,6 +535,28 @@ main(int argc, char **argv)
     client2.send_call_BIG(&client2.rpc2, evpl, &conn, NULL, 0x100000000ull, 0, 0, NULL, 0, 0,
                           cb_big, NULL);
     test_assert(calls == 10 && last_u == 2);
+
+    /* RDMA: the zcopaque argument goes in a read chunk (only its length word
+     * inline), and a READ result within the write chunk's size goes in it */
+    conn.rdma = 1;
+    test_assert(evpl_iovec_alloc(evpl, 1000, 0, 1, 0, &data[0]) == 1);
+    test_assert(evpl_iovec_alloc(evpl, 300, 0, 1, 0, &data[1]) == 1);
+    memset(data[0].data, 1, 1000);
+    memset(data[1].data, 2, 300);
+    chunk.offset = (1000 + 600) & 0xff;
+    xdr_set_ref(&chunk, data, data, 2, 1300);
+    client.send_call_WRITE(&client.rpc2, evpl, &conn, NULL, &chunk, 1, 0, NULL, 0, 0, cb_ack, NULL);
+    test_assert(read_chunk_used == 1 && calls == 11 && last_u == 1300 * 2 + 1);
+    client.send_call_READ(&client.rpc2, evpl, &conn, NULL, 5000, 0, 8192, NULL, 0, 0, cb_read,
+                          NULL);
+    test_assert(write_chunk_used == 1 && calls == 12 && last_u == 5000);
+    client.send_call_READ(&client.rpc2, evpl, &conn, NULL, 9000, 0, 8192, NULL, 0, 0, cb_read,
+                          NULL); /* longer than the write chunk: inline */
+    test_assert(write_chunk_used == 1 && calls == 13 && last_u == 9000);
+    conn.rdma = 0;
+    client.send_call_READ(&client.rpc2, evpl, &conn, NULL, 77, 0, 8192, NULL, 0, 0, cb_read, NULL);
+    test_assert(write_chunk_used == 1 && calls == 14 && last_u == 77);
+    calls = 10;
 
     /* a NULL callback is tolerated */
     client.send_call_NOOP(&client.rpc2, evpl, &conn, NULL, 0, 0, NULL, 0, 0, NULL, NULL);
