@@ -1,11 +1,10 @@
 /*
  * Name resolution and checks (XDR.md sections 2.2, 2.5, 2.6).
  *
- * Typedefs are flattened into the members that use them; the decoration of a
- * decorated typedef wins over the one written at the use site (which is
- * discarded with a warning, as the original does), an undecorated typedef
- * keeps the use site's.  Structs and unions are then put in emission order:
- * a type comes after every struct/union it names, self-references excepted.
+ * Typedefs are flattened into the members that use them; a decoration
+ * written at the use of a typedef name is discarded with a warning, as the
+ * original generator does (programs rely on the resulting C shape).  Structs and unions are then
+ * put in emission order: a type comes after every struct/union it names, self-references excepted.
  */
 #include <string.h>
 
@@ -42,16 +41,15 @@ apply_typedef(struct spec *spec, struct typeref *t, struct def *d, int depth)
         fatal_at(spec->file, d->line, d->col, "typedef '%s' refers to itself", d->name);
     }
     resolve_type(spec, &target, depth + 1);
-    if (target.deco != D_NONE) {
-        if (t->deco != D_NONE) {
-            warn_at(spec, t->line, t->col,
-                    "decoration on typedef '%s' at its use is discarded (the typedef already "
-                    "has one); the wire format follows the typedef",
-                    d->name);
-        }
-        t->deco = target.deco;
-        t->size = target.size;
+    if (t->deco != D_NONE) {
+        /* the original generator's rule, kept for the same C shape (XDR.md 2.5) */
+        warn_at(spec, t->line, t->col,
+                "decoration on typedef '%s' at its use is discarded; the member has the "
+                "typedef's own shape (use the underlying type to get an array)",
+                d->name);
     }
+    t->deco = target.deco;
+    t->size = target.size;
     t->base = target.base;
     t->name = target.name;
     t->def  = target.def;
