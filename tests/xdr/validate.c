@@ -32,6 +32,7 @@ DECODER(v_union)
 DECODER(v_union_arm)
 DECODER(v_ou)
 DECODER(v_list)
+DECODER(v_rec)
 
 static const struct {
     const char *name;
@@ -41,7 +42,7 @@ static const struct {
     {"v_opaque", dec_v_opaque}, {"v_array", dec_v_array}, {"v_enum_array", dec_v_enum_array},
     {"v_ptr", dec_v_ptr},       {"v_fixed", dec_v_fixed}, {"v_big", dec_v_big},
     {"v_zc", dec_v_zc},         {"v_union", dec_v_union}, {"v_union_arm", dec_v_union_arm},
-    {"v_ou", dec_v_ou},         {"v_list", dec_v_list},
+    {"v_ou", dec_v_ou},         {"v_list", dec_v_list},   {"v_rec", dec_v_rec},
 };
 
 int

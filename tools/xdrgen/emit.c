@@ -463,7 +463,15 @@ dec_member(FILE *f, int ind, const struct member *m)
         out(f, ind + 3, "return -1;");
         out(f, ind + 2, "}");
         snprintf(x, sizeof(x), "*v->%s", m->name);
-        dec_elem(f, ind + 2, t, x);
+        if (t->base == B_NAMED && t->def->kind != DEF_ENUM) {
+            out(f, ind + 2, "if (unlikely(++d->depth > XDR_MAX_DEPTH)) {");
+            out(f, ind + 3, "return -1;");
+            out(f, ind + 2, "}");
+            dec_elem(f, ind + 2, t, x);
+            out(f, ind + 2, "d->depth--;");
+        } else {
+            dec_elem(f, ind + 2, t, x);
+        }
         out(f, ind + 1, "}");
         out(f, ind, "}");
         break;

@@ -254,13 +254,19 @@ xdr_enc_end(struct xdr_enc *e, int rc, int *niov_out)
     return (int) e->total;
 }
 
-/* Decoder over iov[0..niov): pos counts consumed bytes from the start. */
+/* Decoder over iov[0..niov): pos counts consumed bytes from the start.
+ * depth bounds the nesting of optional data (the only recursion a hostile
+ * input can drive: lists are decoded in a loop), so the stack stays small. */
+#ifndef XDR_MAX_DEPTH
+#define XDR_MAX_DEPTH 1024
+#endif
 struct xdr_ledger {
     xdr_iovecr        *ref;
     struct xdr_ledger *next;
 };
 
 struct xdr_dec {
+    int                          depth;
     xdr_iovec                   *iov;
     int                          niov;
     int                          idx;
