@@ -233,6 +233,9 @@ loop_wait_timeout(struct evpl *evpl, uint64_t now)
  * its spins. */
 #define EVPL_PROBE_SPINS_PER_CYCLE 300
 
+/* A power of two: how often an idle pure pass asks the wait mechanism. */
+#define EVPL_IDLE_WAIT_EVERY 16u
+
 static void
 loop_pure_poll_pass(struct evpl *evpl)
 {
@@ -258,6 +261,21 @@ loop_pure_poll_pass(struct evpl *evpl)
 
         if (seen == 0) {
             evpl->probe_spins_left--;
+        }
+        /* Pure passes skip the core wait, so readiness of anything but the
+         * polls (a doorbell, such as a listener handing over an accepted
+         * connection; an fd event) waits for the next full pass, up to
+         * poll_iterations passes away: ~5 ms on a loop that spins on an
+         * io_uring ring.  Socket loops ask the mechanism on every pure pass
+         * already (traffic.c); other spinning loops ask every
+         * EVPL_IDLE_WAIT_EVERY-th idle pure pass, where it costs nothing
+         * but idle time.  What it latches is dispatched by the next pass. */
+        if (seen != 1 && !evpl->traffic_poll &&
+            (++evpl->idle_pure_passes & (EVPL_IDLE_WAIT_EVERY - 1)) == 0) {
+            evpl->mech->wait(evpl->mech_private, evpl, 0);
+            if (evpl->num_active > 0) {
+                return;
+            }
         }
         if (seen != 1) {
             sched_yield();

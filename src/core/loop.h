@@ -53,7 +53,8 @@ struct evpl {
     int                poll_iter; /* index of the poll being called, -1 outside */
     int                pure_passes;
     int                polls_unprobed; /* polls without a probe (poll.c) */
-    int probe_spins_left;              /* fruitless probe spins allowed until the next full pass */
+    int      probe_spins_left;         /* fruitless probe spins allowed until the next full pass */
+    unsigned idle_pure_passes;         /* pure passes that found nothing (loop.c) */
     /* the application's side: contract 11.2 over its own polls */
     int      num_app_polls;
     int      in_poll_mode;
