@@ -216,6 +216,11 @@ run_connected(struct evpl *evpl, enum evpl_protocol_id proto, struct evpl_endpoi
             evpl_continue(evpl);
         }
     }
+    /* The accepted side ends too: its notifications use demo, which lives
+     * only as long as this protocol's run. */
+    while (demo->server_closed < demo->server_conns && now_s() < deadline + 1) {
+        evpl_continue(evpl);
+    }
 
     evpl_listener_detach(evpl, binding);
     evpl_listener_destroy(listener);
