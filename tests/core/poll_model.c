@@ -17,7 +17,8 @@
  * evpl_add_poll / evpl_remove_poll (with and without enter/exit callbacks,
  * some polls reporting evpl_activity() from their callback), evpl_activity,
  * pin / unpin, one-shot timers (some reporting activity), socket binds of
- * every socket transport being created, used and closed (their traffic
+ * every socket transport (UDP, TCP, UNIX, TLS, TCP_RDMA) being created,
+ * used and closed (their traffic
  * makes the library spin on its own: that must stay invisible), virtual
  * clock advances and runs of passes.  After every step the enter / poll /
  * exit callbacks each poll has received must be exactly the model's.
@@ -284,10 +285,10 @@ struct test_bind {
 };
 
 static struct test_bind      binds[MAX_BINDS];
-static enum evpl_protocol_id stream_protos[3];
+static enum evpl_protocol_id stream_protos[4];
 static int                   nstream_protos;
 static int                   tcp_listen_fd = -1, unix_listen_fd = -1;
-static struct evpl_endpoint *stream_eps[3];
+static struct evpl_endpoint *stream_eps[4];
 static char                  unix_path[108];
 static struct evpl_endpoint *dead_eps[MAX_STEPS];
 static int                   ndead_eps;
@@ -345,6 +346,10 @@ raw_listeners_open(void)
     stream_eps[nstream_protos++]  = evpl_endpoint_create_local(unix_path);
     if (evpl_protocol_available(EVPL_STREAM_SOCKET_TLS)) {
         stream_protos[nstream_protos] = EVPL_STREAM_SOCKET_TLS;
+        stream_eps[nstream_protos++]  = evpl_endpoint_create("127.0.0.1", ntohs(sin.sin_port));
+    }
+    if (evpl_protocol_available(EVPL_DATAGRAM_TCP_RDMA)) {
+        stream_protos[nstream_protos] = EVPL_DATAGRAM_TCP_RDMA;
         stream_eps[nstream_protos++]  = evpl_endpoint_create("127.0.0.1", ntohs(sin.sin_port));
     }
 }
