@@ -1,7 +1,9 @@
 # libevpl developer entry points.  The build itself is CMake (+ Ninja); this
 # file only strings the steps together so that a new user types one command.
 #
-#   make demo       build and run the demonstration (examples/echo_demo)
+#   make demo       build and run the demonstration (examples/echo_demo); exits
+#                   non-zero if any available protocol fails (also the ctest
+#                   demo_echo, and CI's demo leg)
 #   make test       install dependencies, build (Release) and run the ctest suite
 #   make build      configure and build only
 #   make install    install into PREFIX (default /usr/local); DESTDIR is honoured
@@ -55,7 +57,7 @@ NET_TEST_DIRS ?= bind socket inproc tcp_rdma io_uring rdmacm tls http rpc2
 # tests/ for pthread_create, evpl_thread_create, evpl_threadpool_create,
 # evpl_listener_create, preallocate_threads); TSAN_TESTS=. runs everything.
 TSAN_DIRS  ?= thread bench $(NET_TEST_DIRS)
-TSAN_TESTS ?= ^(core_doorbell|core_loop|core_affinity|init_threads|logging_sink|metrics_scrape|clock_hf|clock_virtual|memory_iovec_global|memory_iovec_lifecycle|memory_iovec_shared_thread|memory_slab_alloc|memory_allocator_prealloc|block_threads_(io_uring|libaio))(\.|$$)
+TSAN_TESTS ?= ^(demo_echo|core_doorbell|core_loop|core_affinity|init_threads|logging_sink|metrics_scrape|clock_hf|clock_virtual|memory_iovec_global|memory_iovec_lifecycle|memory_iovec_shared_thread|memory_slab_alloc|memory_allocator_prealloc|block_threads_(io_uring|libaio))(\.|$$)
 
 # valgrind runs every test except those of VALGRIND_SKIP_DIRS (valgrind does
 # not model io_uring; install.consumer is a shell script that builds a
@@ -63,13 +65,14 @@ TSAN_TESTS ?= ^(core_doorbell|core_loop|core_affinity|init_threads|logging_sink|
 # each way checked byte by byte: ~47 s each under memcheck, over 5 minutes
 # for the set), many_conns (10,000 connections; over 120 s under valgrind),
 # flood (96 MiB checked byte by byte: ~55 s of CPU, against its 60 s limit),
-# and spin (it asserts that a loop busy-polls under traffic, which cannot
-# happen when valgrind runs one thread at a time).  ASan and TSan cover them.
+# spin (it asserts that a loop busy-polls under traffic, which cannot
+# happen when valgrind runs one thread at a time), and demo_echo (it runs
+# io_uring among the other protocols).  ASan and TSan cover them.
 # The xdr_malformed, xdr_rpcsvc and xdr_install tests are shell scripts that
 # run the generator and compilers: valgrind would check bash, not our code
 # (the generator is run under valgrind on those inputs by hand, docs/xdr.md).
 VALGRIND_SKIP_DIRS  ?= io_uring install
-VALGRIND_SKIP_TESTS ?= io_uring|IO_URING|duplex|many_conns|flood|spin_|xdr_malformed|xdr_rpcsvc|xdr_install
+VALGRIND_SKIP_TESTS ?= io_uring|IO_URING|duplex|many_conns|flood|spin_|demo_echo|xdr_malformed|xdr_rpcsvc|xdr_install
 
 # The stress leg: the network tests, STRESS_RUNS times.
 STRESS_RUNS ?= 20
@@ -226,7 +229,7 @@ fuzz:
 
 # Every CI leg, in CI's order, with a timing and a verdict per leg
 # (scripts/run-legs.sh); LEGS picks a subset, e.g. LEGS="asan tsan".
-LEGS ?= test asan tsan valgrind lint coverage
+LEGS ?= test demo asan tsan valgrind lint coverage fuzz
 check-all:
 	scripts/run-legs.sh $(LEGS)
 

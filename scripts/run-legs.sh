@@ -7,7 +7,7 @@
 #
 #   scripts/run-legs.sh LEG...
 #
-# Legs: test asan tsan valgrind lint coverage stress (lint = clang,
+# Legs: test demo asan tsan valgrind lint coverage stress (lint = clang,
 # format-check and static-analysis), or any other make target.  Make
 # variables given to an enclosing `make check-all` (BUILD_PREFIX=..., JOBS=...)
 # reach the legs through MAKEFLAGS.

@@ -185,6 +185,14 @@ void evpl_global_config_set_tls_ca(struct evpl_global_config *config, const char
 /* OpenSSL cipher string or TLS 1.3 suite list; NULL restores the default. */
 void evpl_global_config_set_tls_cipher_list(struct evpl_global_config *config,
                                             const char                *cipher_list);
+/*
+ * Peer verification, both directions (default 1: on).  Without tls_cert and
+ * tls_key a server presents a self-signed certificate generated in memory,
+ * which no CA vouches for: with verification on, clients reject it (the
+ * library does not trust it implicitly, not even within one process).  A
+ * demo or test using it sets 0 here, explicitly; real deployments configure
+ * a certificate, key and CA and keep verification on (docs/tls.md).
+ */
 void evpl_global_config_set_tls_verify_peer(struct evpl_global_config *config, int verify);
 void evpl_global_config_set_tls_ktls_enabled(struct evpl_global_config *config, int enabled);
 

@@ -8,9 +8,14 @@
  * next evpl_activity() or pin brings it back (enter callbacks first).  While
  * spinning, timers and mode changes are examined on every (poll_iterations +
  * 1)th pass only.  Removing the last poll leaves poll mode (no callbacks).
- * Activity reported while no poll is registered is taken in by the next full
- * pass and never keeps the loop from sleeping after that (the contract's
- * letter would keep the wait at timeout 0 until a poll is added).
+ * A poll's callback runs only between its enter callback and its matching
+ * exit callback: a poll added while the loop is in poll mode gets its enter
+ * callback on the next pass, just before its first poll callback (never
+ * inside evpl_add_poll), and an exit callback only if it was entered.
+ * Activity reported while no poll is registered is remembered: the first
+ * full pass after a poll is added observes it and enters poll mode.  The
+ * loop still sleeps meanwhile: unobserved activity keeps the core wait at
+ * timeout 0 only while a poll can observe it.
  * All functions are owning-thread only.
  *
  * Library polls (behaviour of this implementation).  Transports register
@@ -18,8 +23,14 @@
  * mode without the application registering anything: io_uring rings and
  * block queues poll their completion queues, and a loop that owns a kernel
  * socket connection or datagram socket (TCP, UDP, UNIX, TLS, TCP_RDMA) polls
- * its wait mechanism without blocking.  New readiness on such a socket counts
- * as activity, so under load the loop spins and notices a message about
+ * its wait mechanism without blocking.  These polls run under their own copy
+ * of the state machine and are invisible to the application's polls, which
+ * see enter, poll and exit exactly as described above from their own view:
+ * their registrations, evpl_activity(), pins and spin_ns (while only the
+ * library spins, a pass is a pure poll pass only when a full pass would show
+ * the application nothing: no timer due, no entry into poll mode due).
+ * New readiness on such a socket counts as activity for the library's
+ * polls only, so under load the loop spins and notices a message about
  * 10 us after it arrives instead of after a ~100 us wakeup, and spin_ns
  * after the traffic stops it sleeps again.  An idle connection therefore
  * costs nothing; poll_mode 0 turns spinning off for a loop.  Two rules keep

@@ -10,6 +10,12 @@
  * handshake has already started, ENOTSUP when the library was built
  * without OpenSSL.
  *
+ * Zero-configuration TLS: with no certificate and key configured, a server
+ * presents a generated self-signed certificate.  Peer verification stays on
+ * by default and rejects it; a program that means to accept it turns
+ * verification off explicitly (evpl_global_config_set_tls_verify_peer(cfg,
+ * 0)), as examples/echo_demo does and says.  See docs/tls.md.
+ *
  * The handshake of a client bind starts once its TCP connection is up, never
  * inside evpl_connect(); the handshake of an accepted bind starts after the
  * attach callback returns.  So the setters below are effective when called

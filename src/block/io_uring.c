@@ -221,7 +221,7 @@ uring_try_submit(struct evpl *evpl, struct uring_queue *uq)
     if (rc >= 0) {
         if (uq->submit_retry && io_uring_sq_ready(&uq->ring) == 0) {
             uq->submit_retry = 0;
-            evpl_poll_unpin(evpl);
+            evpl_poll_unpin_internal(evpl);
         }
         return;
     }
@@ -229,7 +229,7 @@ uring_try_submit(struct evpl *evpl, struct uring_queue *uq)
         /* The SQEs stay in the ring; poll until the kernel takes them. */
         if (!uq->submit_retry) {
             uq->submit_retry = 1;
-            evpl_poll_pin(evpl);
+            evpl_poll_pin_internal(evpl);
         }
         return;
     }
@@ -277,7 +277,8 @@ uring_reap(struct evpl *evpl, struct uring_queue *uq, int force_events)
 static void
 uring_poll_start(struct evpl *evpl, struct uring_queue *uq)
 {
-    uq->poll = evpl_add_poll(evpl, uring_poll_enter, uring_poll_exit, uring_poll_callback, uq);
+    uq->poll =
+        evpl_add_internal_poll(evpl, uring_poll_enter, uring_poll_exit, uring_poll_callback, uq);
     evpl_poll_set_probe(evpl, uq->poll, uring_queue_probe);
 }
 
@@ -298,7 +299,7 @@ static void
 uring_after_reap(struct evpl *evpl, struct uring_queue *uq, int reaped)
 {
     if (reaped > 0) {
-        evpl_activity(evpl);
+        evpl_activity_backend(evpl);
     }
     if (uq->submit_retry) {
         uring_try_submit(evpl, uq);
@@ -570,7 +571,7 @@ uring_close_queue(struct evpl *evpl, struct evpl_block_queue *queue)
         evpl_remove_poll(evpl, uq->poll);
     }
     if (uq->submit_retry) {
-        evpl_poll_unpin(evpl);
+        evpl_poll_unpin_internal(evpl);
     }
     evpl_event_remove(evpl, &uq->event);
     close(uq->event.fd);

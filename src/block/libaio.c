@@ -123,9 +123,9 @@ static void
 aio_pin(struct evpl *evpl, struct aio_queue *aq, int pin)
 {
     if (pin && !aq->pinned) {
-        evpl_poll_pin(evpl);
+        evpl_poll_pin_internal(evpl);
     } else if (!pin && aq->pinned) {
-        evpl_poll_unpin(evpl);
+        evpl_poll_unpin_internal(evpl);
     }
     aq->pinned = pin;
 }
@@ -195,7 +195,7 @@ aio_submit(struct evpl *evpl, struct evpl_block_queue *queue, struct evpl_block_
         aq->wait_tail = req;
     }
     if (aq->poll == NULL) {
-        aq->poll = evpl_add_poll(evpl, NULL, NULL, aio_poll_callback, aq);
+        aq->poll = evpl_add_internal_poll(evpl, NULL, NULL, aio_poll_callback, aq);
         evpl_poll_set_probe(evpl, aq->poll, aio_probe);
     }
     /* Into the kernel at once, like the io_uring backend (the reasons and
@@ -241,7 +241,7 @@ static void
 aio_after_reap(struct evpl *evpl, struct aio_queue *aq, int reaped)
 {
     if (reaped > 0) {
-        evpl_activity(evpl);
+        evpl_activity_backend(evpl);
     }
     if (aq->wait_head || aq->pinned) {
         aio_flush(evpl, aq);

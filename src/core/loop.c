@@ -130,8 +130,9 @@ evpl_create(struct evpl_thread_config *config)
 
     loop_apply_affinity(&evpl->config);
 
-    evpl->now_ns             = evpl_loop_clock_ns();
-    evpl->last_activity_time = evpl->now_ns;
+    evpl->now_ns                 = evpl_loop_clock_ns();
+    evpl->last_activity_time     = evpl->now_ns;
+    evpl->lib_last_activity_time = evpl->now_ns;
 
     evpl_memory_loop_init(evpl);
     return evpl;
@@ -200,8 +201,12 @@ loop_hook(struct evpl *evpl, evpl_loop_callback_t hook)
 static int64_t
 loop_wait_timeout(struct evpl *evpl, uint64_t now)
 {
-    if (evpl->in_poll_mode || evpl->num_active > 0 || evpl->pending_close > 0 ||
-        (evpl->config.poll_mode && evpl->activity != evpl->activity_seen) ||
+    /* Unobserved activity only counts while a poll can observe it: a
+     * poll-less loop sleeps on it (contract 11.2; poll.c). */
+    if (evpl->in_poll_mode || evpl->lib_poll_mode || evpl->num_active > 0 ||
+        evpl->pending_close > 0 ||
+        (evpl->config.poll_mode && evpl->num_app_polls > 0 &&
+         evpl->activity != evpl->activity_seen) ||
         evpl_deferrals_pending(evpl) || evpl_virtual_clock_enabled()) {
         return 0;
     }
@@ -228,10 +233,13 @@ loop_wait_timeout(struct evpl *evpl, uint64_t now)
  * its spins. */
 #define EVPL_PROBE_SPINS_PER_CYCLE 300
 
+/* A power of two: how often an idle pure pass asks the wait mechanism. */
+#define EVPL_IDLE_WAIT_EVERY 16u
+
 static void
 loop_pure_poll_pass(struct evpl *evpl)
 {
-    uint64_t activity = evpl->activity;
+    uint64_t activity = evpl->lib_activity;
 
     evpl_polls_call(evpl);
     evpl_events_dispatch(evpl);
@@ -247,12 +255,27 @@ loop_pure_poll_pass(struct evpl *evpl)
      * returns at once.  When every poll can be probed in memory, the loop
      * first watches the probes for a moment: completions that arrive then
      * are picked up at once. */
-    if (evpl->activity == activity && evpl->num_active == 0) {
+    if (evpl->lib_activity == activity && evpl->num_active == 0) {
         int seen =
             evpl->probe_spins_left > 0 ? evpl_polls_probe_spin(evpl, EVPL_PROBE_SPIN_NS) : -1;
 
         if (seen == 0) {
             evpl->probe_spins_left--;
+        }
+        /* Pure passes skip the core wait, so readiness of anything but the
+         * polls (a doorbell, such as a listener handing over an accepted
+         * connection; an fd event) waits for the next full pass, up to
+         * poll_iterations passes away: ~5 ms on a loop that spins on an
+         * io_uring ring.  Socket loops ask the mechanism on every pure pass
+         * already (traffic.c); other spinning loops ask every
+         * EVPL_IDLE_WAIT_EVERY-th idle pure pass, where it costs nothing
+         * but idle time.  What it latches is dispatched by the next pass. */
+        if (seen != 1 && !evpl->traffic_poll &&
+            (++evpl->idle_pure_passes & (EVPL_IDLE_WAIT_EVERY - 1)) == 0) {
+            evpl->mech->wait(evpl->mech_private, evpl, 0);
+            if (evpl->num_active > 0) {
+                return;
+            }
         }
         if (seen != 1) {
             sched_yield();
@@ -281,7 +304,7 @@ loop_full_pass(struct evpl *evpl)
     /* Appendix A.6: finalise closed binds on every pass, not only idle ones. */
     evpl_binds_finalize(evpl);
 
-    if (evpl->in_poll_mode) {
+    if (evpl->in_poll_mode || evpl->lib_poll_mode) {
         evpl_polls_call(evpl);
     }
 
@@ -298,7 +321,11 @@ loop_full_pass(struct evpl *evpl)
 void
 evpl_continue(struct evpl *evpl)
 {
-    if (evpl->in_poll_mode && evpl->pure_passes < evpl->config.poll_iterations) {
+    /* Pure passes follow the application's poll mode exactly; while only
+     * the library spins, they are taken only where the application would
+     * see nothing a full pass does (poll.c). */
+    if (evpl->pure_passes < evpl->config.poll_iterations &&
+        (evpl->in_poll_mode || (evpl->lib_poll_mode && !evpl_poll_app_pending(evpl)))) {
         loop_pure_poll_pass(evpl);
     } else {
         loop_full_pass(evpl);

@@ -46,19 +46,29 @@ struct evpl {
     int                    num_deferrals;
     int                    max_deferrals;
 
-    /* hybrid polling (evpl_poll.h) */
+    /* hybrid polling (evpl_poll.h): one list, two sides (poll.c) */
     struct evpl_poll **polls;
     int                num_polls;
     int                max_polls;
     int                poll_iter; /* index of the poll being called, -1 outside */
-    int                in_poll_mode;
     int                pure_passes;
-    int                pin_count;
     int                polls_unprobed; /* polls without a probe (poll.c) */
     int      probe_spins_left;         /* fruitless probe spins allowed until the next full pass */
+    unsigned idle_pure_passes;         /* pure passes that found nothing (loop.c) */
+    /* the application's side: contract 11.2 over its own polls */
+    int      num_app_polls;
+    int      in_poll_mode;
+    int      pin_count;
     uint64_t activity;
     uint64_t activity_seen;
     uint64_t last_activity_time;
+    /* the library's side: its own polls (core/poll.h) */
+    int      num_lib_polls;
+    int      lib_poll_mode;
+    int      lib_pin_count;
+    uint64_t lib_activity;
+    uint64_t lib_activity_seen;
+    uint64_t lib_last_activity_time;
     /* traffic spinning (traffic.c) */
     struct evpl_poll *traffic_poll;   /* registered while traffic events exist */
     int               traffic_events; /* registered EVPL_EVENT_TRAFFIC events */

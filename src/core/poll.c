@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/loop.h"
 #include "core/poll.h"
+#include "core/timer.h"
 
 /* Tell the CPU we are spinning (frees resources for an SMT sibling). */
 static inline void
@@ -26,12 +27,14 @@ struct evpl_poll {
     evpl_poll_probe_t          probe;
     void                      *private_data;
     int                        index;
+    int                        internal; /* registered by the library (poll.h) */
+    int                        entered;  /* enter callback ran, exit has not */
 };
 
-struct evpl_poll *
-evpl_add_poll(struct evpl *evpl, evpl_poll_enter_callback_t enter_callback,
-              evpl_poll_exit_callback_t exit_callback, evpl_poll_callback_t callback,
-              void *private_data)
+static struct evpl_poll *
+poll_add(struct evpl *evpl, evpl_poll_enter_callback_t enter_callback,
+         evpl_poll_exit_callback_t exit_callback, evpl_poll_callback_t callback, void *private_data,
+         int internal)
 {
     evpl_core_abort_if(!callback, "evpl_add_poll: callback is required");
 
@@ -54,10 +57,43 @@ evpl_add_poll(struct evpl *evpl, evpl_poll_enter_callback_t enter_callback,
     poll->probe          = NULL;
     poll->private_data   = private_data;
     poll->index          = evpl->num_polls;
+    poll->internal       = internal;
+    /* Not entered yet, even when its side of the loop already spins: the
+     * first pass that calls it runs its enter callback first (never inside
+     * this call: contract 2.4, no callback before the registering call
+     * returned). */
+    poll->entered = 0;
     evpl->polls_unprobed++;
+    if (internal) {
+        evpl->num_lib_polls++;
+    } else {
+        evpl->num_app_polls++;
+    }
 
     evpl->polls[evpl->num_polls++] = poll;
     return poll;
+}
+
+struct evpl_poll *
+evpl_add_poll(struct evpl *evpl, evpl_poll_enter_callback_t enter_callback,
+              evpl_poll_exit_callback_t exit_callback, evpl_poll_callback_t callback,
+              void *private_data)
+{
+    return poll_add(evpl, enter_callback, exit_callback, callback, private_data, 0);
+}
+
+struct evpl_poll *
+evpl_add_internal_poll(struct evpl *evpl, evpl_poll_enter_callback_t enter_callback,
+                       evpl_poll_exit_callback_t exit_callback, evpl_poll_callback_t callback,
+                       void *private_data)
+{
+    return poll_add(evpl, enter_callback, exit_callback, callback, private_data, 1);
+}
+
+int
+evpl_poll_entered(const struct evpl_poll *poll)
+{
+    return poll->entered;
 }
 
 void
@@ -80,12 +116,17 @@ evpl_remove_poll(struct evpl *evpl, struct evpl_poll *poll)
     if (evpl->poll_iter >= i) {
         evpl->poll_iter--;
     }
-    free(poll);
 
-    /* Appendix A.4: with nothing left to poll the loop must be able to sleep. */
-    if (evpl->num_polls == 0) {
+    /* Appendix A.4: with nothing left to poll a side leaves poll mode
+     * (without callbacks: there is no one left to call). */
+    if (poll->internal) {
+        if (--evpl->num_lib_polls == 0) {
+            evpl->lib_poll_mode = 0;
+        }
+    } else if (--evpl->num_app_polls == 0) {
         evpl->in_poll_mode = 0;
     }
+    free(poll);
 }
 
 void
@@ -123,7 +164,16 @@ evpl_polls_probe_spin(struct evpl *evpl, uint64_t spin_ns)
 void
 evpl_activity(struct evpl *evpl)
 {
+    /* The application's spin window (contract 11.2), and the library's:
+     * activity the application finds keeps its transports spinning too. */
     evpl->activity++;
+    evpl->lib_activity++;
+}
+
+void
+evpl_activity_backend(struct evpl *evpl)
+{
+    evpl->lib_activity++;
 }
 
 void
@@ -140,24 +190,62 @@ evpl_poll_unpin(struct evpl *evpl)
 }
 
 void
+evpl_poll_pin_internal(struct evpl *evpl)
+{
+    evpl->lib_pin_count++;
+}
+
+void
+evpl_poll_unpin_internal(struct evpl *evpl)
+{
+    evpl_core_abort_if(evpl->lib_pin_count <= 0, "internal poll unpin without a matching pin");
+    evpl->lib_pin_count--;
+}
+
+/* Is the side of the loop this poll belongs to in poll mode? */
+static inline int
+poll_side_on(const struct evpl *evpl, const struct evpl_poll *poll)
+{
+    return poll->internal ? evpl->lib_poll_mode : evpl->in_poll_mode;
+}
+
+void
 evpl_polls_call(struct evpl *evpl)
 {
     evpl_poll_pass_clock(evpl);
     for (evpl->poll_iter = 0; evpl->poll_iter < evpl->num_polls; evpl->poll_iter++) {
         struct evpl_poll *poll = evpl->polls[evpl->poll_iter];
 
+        if (!poll_side_on(evpl, poll)) {
+            continue;
+        }
+        if (!poll->entered) {
+            /* Added while its side was already in poll mode. */
+            poll->entered = 1;
+            if (poll->enter_callback) {
+                poll->enter_callback(evpl, poll->private_data);
+                /* The enter callback may have removed it. */
+                if (evpl->poll_iter < 0 || evpl->polls[evpl->poll_iter] != poll) {
+                    continue;
+                }
+            }
+        }
         poll->callback(evpl, poll->private_data);
     }
     evpl->poll_iter = -1;
 }
 
 static void
-polls_enter(struct evpl *evpl)
+polls_enter(struct evpl *evpl, int internal)
 {
     evpl->last_poll_ns = 0;
     for (evpl->poll_iter = 0; evpl->poll_iter < evpl->num_polls; evpl->poll_iter++) {
         struct evpl_poll *poll = evpl->polls[evpl->poll_iter];
 
+        if (poll->internal != internal || poll->entered) {
+            continue;
+        }
+        poll->entered = 1;
         if (poll->enter_callback) {
             poll->enter_callback(evpl, poll->private_data);
         }
@@ -165,13 +253,19 @@ polls_enter(struct evpl *evpl)
     evpl->poll_iter = -1;
 }
 
+/* Only polls that were entered are exited: a poll added while its side
+ * spun, and not called since, has seen neither. */
 static void
-polls_exit(struct evpl *evpl)
+polls_exit(struct evpl *evpl, int internal)
 {
     evpl->last_poll_ns = 0;
     for (evpl->poll_iter = 0; evpl->poll_iter < evpl->num_polls; evpl->poll_iter++) {
         struct evpl_poll *poll = evpl->polls[evpl->poll_iter];
 
+        if (poll->internal != internal || !poll->entered) {
+            continue;
+        }
+        poll->entered = 0;
         if (poll->exit_callback) {
             poll->exit_callback(evpl, poll->private_data);
         }
@@ -179,34 +273,94 @@ polls_exit(struct evpl *evpl)
     evpl->poll_iter = -1;
 }
 
-/* Full-pass step 2 of contract 11.2. */
+/*
+ * Full-pass step 2 of contract 11.2, run twice: once for the application's
+ * polls, exactly as the contract states it, and once for the library's own
+ * polls (socket traffic, io_uring rings, block queues), whose spinning must
+ * stay invisible to the application.
+ *
+ * The application side observes its activity counter only while poll_mode
+ * is on and one of its polls is registered: activity reported before that
+ * is remembered, and the full pass after a poll is added observes it and
+ * enters poll mode.  A poll-less loop still never busy-loops on it: nothing
+ * forces the core wait to 0 for activity nobody can observe
+ * (loop_wait_timeout).
+ *
+ * The library side takes its activity in on every full pass, polls or not:
+ * it is only ever observed by the library, and the next poll it registers
+ * starts its own window.
+ */
 void
 evpl_poll_mode_update(struct evpl *evpl, uint64_t now)
 {
-    int      can_poll = evpl->config.poll_mode && evpl->num_polls > 0;
+    int      can_poll = evpl->config.poll_mode && evpl->num_app_polls > 0;
     uint64_t elapsed  = 0;
 
-    /* Activity is taken in even when there is nothing to poll: left unseen,
-     * it would keep the core wait at timeout 0 (loop_wait_timeout) and the
-     * loop would busy-loop -- e.g. after its last connection closed and took
-     * the traffic poll with it, or after evpl_activity() on a poll-less loop. */
-    if (evpl->activity != evpl->activity_seen) {
-        evpl->activity_seen      = evpl->activity;
-        evpl->last_activity_time = now;
-    } else if (can_poll && now > evpl->last_activity_time) {
-        elapsed = now - evpl->last_activity_time;
+    if (can_poll) {
+        if (evpl->activity != evpl->activity_seen) {
+            evpl->activity_seen      = evpl->activity;
+            evpl->last_activity_time = now;
+        } else if (now > evpl->last_activity_time) {
+            elapsed = now - evpl->last_activity_time;
+        }
     }
-
     if (evpl->pin_count == 0 && elapsed > evpl->config.spin_ns) {
         if (evpl->in_poll_mode) {
-            polls_exit(evpl);
+            polls_exit(evpl, 0);
             evpl->in_poll_mode = 0;
         }
     } else if (can_poll && !evpl->in_poll_mode) {
-        polls_enter(evpl);
+        polls_enter(evpl, 0);
         evpl->in_poll_mode = 1;
         evpl->pure_passes  = 0;
     }
+
+    /* The library side: application pins hold it too (the application may
+     * pin while it waits for a completion the library's polls deliver). */
+    can_poll = evpl->config.poll_mode && evpl->num_lib_polls > 0;
+    elapsed  = 0;
+    if (evpl->lib_activity != evpl->lib_activity_seen) {
+        evpl->lib_activity_seen      = evpl->lib_activity;
+        evpl->lib_last_activity_time = now;
+    } else if (can_poll && now > evpl->lib_last_activity_time) {
+        elapsed = now - evpl->lib_last_activity_time;
+    }
+    if (evpl->pin_count + evpl->lib_pin_count == 0 && elapsed > evpl->config.spin_ns) {
+        if (evpl->lib_poll_mode) {
+            polls_exit(evpl, 1);
+            evpl->lib_poll_mode = 0;
+        }
+    } else if (can_poll && !evpl->lib_poll_mode) {
+        polls_enter(evpl, 1);
+        evpl->lib_poll_mode = 1;
+        evpl->pure_passes   = 0;
+    }
+}
+
+/*
+ * While only the library spins, a pass may be a pure poll pass only if the
+ * application could not tell it from the full pass it expects (for it, a
+ * loop out of poll mode runs nothing but full passes): no timer is due and
+ * its own poll-mode bookkeeping would not enter poll mode.
+ */
+int
+evpl_poll_app_pending(struct evpl *evpl)
+{
+    if (evpl->num_timers == 0 && evpl->num_app_polls == 0) {
+        return 0;
+    }
+
+    uint64_t now = evpl_loop_clock_ns();
+
+    if (evpl_timers_next_ns(evpl, now) == 0) {
+        return 1;
+    }
+    if (!evpl->config.poll_mode || evpl->num_app_polls == 0) {
+        return 0;
+    }
+    return evpl->pin_count > 0 || evpl->activity != evpl->activity_seen ||
+           now <= evpl->last_activity_time ||
+           now - evpl->last_activity_time <= evpl->config.spin_ns;
 }
 
 void

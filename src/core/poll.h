@@ -3,9 +3,33 @@
 
 #include <stdint.h>
 
+#include "evpl/evpl.h"
+
 struct evpl;
 
 void evpl_polls_call(struct evpl *evpl);
+
+/*
+ * The library's own polls (socket traffic, io_uring rings, block queues).
+ * They spin under their own copy of the 11.2 state machine -- the library
+ * side: evpl_activity_internal/evpl_activity_backend and internal pins
+ * drive it, and application activity and pins count for it too -- and are
+ * invisible to the application's side, whose polls see enter/poll/exit
+ * exactly as contract 11.2 describes from the application's own polls,
+ * evpl_activity() calls and pins.  Remove them with evpl_remove_poll().
+ */
+struct evpl_poll *evpl_add_internal_poll(struct evpl               *evpl,
+                                         evpl_poll_enter_callback_t enter_callback,
+                                         evpl_poll_exit_callback_t  exit_callback,
+                                         evpl_poll_callback_t callback, void *private_data);
+/* Has the poll's enter callback run (and its exit callback not since)? */
+int evpl_poll_entered(const struct evpl_poll *poll);
+/* Activity a library backend found, counted however the loop was scheduled. */
+void evpl_activity_backend(struct evpl *evpl);
+void evpl_poll_pin_internal(struct evpl *evpl);
+void evpl_poll_unpin_internal(struct evpl *evpl);
+/* 1 when a pass must be a full pass for the application's view (poll.c). */
+int evpl_poll_app_pending(struct evpl *evpl);
 
 /*
  * A poll whose pending work shows in memory (a ring's completion queue) may

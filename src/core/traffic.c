@@ -42,7 +42,7 @@ evpl_activity_internal(struct evpl *evpl)
         }
         evpl->quiet_until_ns = 0;
     }
-    evpl->activity++;
+    evpl->lib_activity++;
 }
 
 /* Called from evpl_polls_call() on every pass while the loop spins. */
@@ -62,7 +62,7 @@ evpl_poll_pass_clock(struct evpl *evpl)
 void
 evpl_pass_end_clock(struct evpl *evpl)
 {
-    evpl->pass_end_ns = evpl->in_poll_mode ? evpl_loop_clock_ns() : 0;
+    evpl->pass_end_ns = (evpl->in_poll_mode || evpl->lib_poll_mode) ? evpl_loop_clock_ns() : 0;
 }
 
 static void
@@ -81,7 +81,7 @@ void
 evpl_traffic_ref(struct evpl *evpl)
 {
     if (evpl->traffic_events++ == 0) {
-        evpl->traffic_poll = evpl_add_poll(evpl, NULL, NULL, traffic_poll_cb, NULL);
+        evpl->traffic_poll = evpl_add_internal_poll(evpl, NULL, NULL, traffic_poll_cb, NULL);
     }
 }
 

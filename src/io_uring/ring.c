@@ -223,7 +223,7 @@ ring_submit_cb(struct evpl *evpl, void *private_data)
     if (!io_uring_sq_ready(&ur->ring)) {
         return;
     }
-    if (!evpl->in_poll_mode) {
+    if (!evpl_poll_entered(ur->poll)) {
         io_uring_cq_eventfd_toggle(&ur->ring, false);
     }
     /* Sends on a socket with room complete inside the submit and post their
@@ -236,7 +236,7 @@ ring_submit_cb(struct evpl *evpl, void *private_data)
     } else {
         rc = io_uring_submit(&ur->ring);
     }
-    if (!evpl->in_poll_mode) {
+    if (!evpl_poll_entered(ur->poll)) {
         io_uring_cq_eventfd_toggle(&ur->ring, true);
     }
     if (rc == -EBUSY || rc == -EAGAIN) {
@@ -462,12 +462,9 @@ ring_create(struct evpl *evpl, int *err)
     }
     evpl_event_read_interest(evpl, &ur->event);
     evpl_deferral_init(&ur->submit, ring_submit_cb, ur);
-    ur->poll = evpl_add_poll(evpl, ring_poll_enter, ring_poll_exit, ring_poll_cb, ur);
+    /* Added while the loop spins, it is entered before its first call. */
+    ur->poll = evpl_add_internal_poll(evpl, ring_poll_enter, ring_poll_exit, ring_poll_cb, ur);
     evpl_poll_set_probe(evpl, ur->poll, ring_probe);
-    if (evpl->in_poll_mode) {
-        /* Enter callbacks only run on the transition; we joined late. */
-        io_uring_cq_eventfd_toggle(&ur->ring, false);
-    }
 
     evpl_uring_debug("loop %p: ring ready (flags 0x%x, %d fixed-file slots)", (void *) evpl,
                      ur->setup_flags, ur->slot_count);

@@ -109,8 +109,10 @@ apply_cipher_list(SSL_CTX *ctx, const char *list)
 
 /*
  * A self-signed P-256 certificate for "localhost" (SAN localhost, 127.0.0.1,
- * ::1), valid for a year, generated in memory: TLS works with zero
- * configuration (the peer must then run with verification disabled).
+ * ::1), valid for a year, generated in memory: a server comes up with zero
+ * configuration.  It is never trusted implicitly: peers verifying (the
+ * default) reject it, and a program that accepts it turns verification off
+ * explicitly (docs/tls.md, "Zero-configuration TLS").
  */
 static int
 use_self_signed(SSL_CTX *ctx)
