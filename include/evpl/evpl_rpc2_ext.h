@@ -1,0 +1,31 @@
+/*
+ * Extensions of libevpl_rpc2 beyond contract section 17 (kept out of the
+ * contract headers so that those stay verbatim).
+ */
+#pragma once
+
+#include <stdint.h>
+#include <evpl/evpl_rpc2.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+/* Default record size limit: a connection sending a larger record is closed. */
+#define EVPL_RPC2_DEFAULT_MAX_RECORD (4u * 1024 * 1024)
+
+/*
+ * Set the largest RPC record (sum of its fragments, record marks excluded)
+ * that connections of this thread accept, server and client side alike;
+ * a peer sending more is disconnected.  0 restores the default.  Owning
+ * thread; applies to records that start afterwards.
+ */
+void evpl_rpc2_thread_set_max_record(struct evpl_rpc2_thread *thread, uint32_t max_bytes);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
