@@ -20,6 +20,9 @@
  */
 #pragma once
 
+/* Generated code is compiled with -Wno-unused-function (XDR.md 1.2). */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #include <string.h>
 
 #include "xdr_iovec.h"
