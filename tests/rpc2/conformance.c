@@ -20,82 +20,9 @@
 
 #include "net_test.h"
 #include "echo_prog.h"
+#include "wire.h"
 
 #define PROBE_XID 0x7e57ab1eu
-
-struct bytes {
-    uint8_t *data;
-    size_t   len, cap;
-};
-
-static void
-put(struct bytes *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        b->cap  = (b->len + n) * 2 + 64;
-        b->data = realloc(b->data, b->cap);
-        test_assert(b->data != NULL);
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-static void
-put_u32(struct bytes *b, uint32_t v)
-{
-    uint8_t w[4];
-
-    echo_put_u32(w, v);
-    put(b, w, 4);
-}
-
-/* Encode tokens into b; returns 1 if a `half` token was seen. */
-static int
-encode(const char *name, char *text, struct bytes *b)
-{
-    size_t frag_start = 0;
-    int    in_frag = 0, half = 0, last = 0;
-
-    for (char *save = NULL, *t = strtok_r(text, " \t\n", &save); t;
-         t = strtok_r(NULL, " \t\n", &save)) {
-        if (strcmp(t, "{") == 0 || strcmp(t, "[") == 0) {
-            test_assert_msg(!in_frag, "%s: nested fragment", name);
-            in_frag    = 1;
-            last       = t[0] == '{';
-            frag_start = b->len;
-            put_u32(b, 0);
-        } else if (strcmp(t, "}") == 0 || strcmp(t, "]") == 0) {
-            test_assert_msg(in_frag, "%s: unbalanced fragment", name);
-            in_frag = 0;
-            echo_put_u32(b->data + frag_start,
-                         (last ? 0x80000000u : 0) | (uint32_t) (b->len - frag_start - 4));
-        } else if (strcmp(t, "P") == 0) {
-            put_u32(b, ECHO_PROG);
-        } else if (strcmp(t, "half") == 0) {
-            half = 1;
-        } else if (strncmp(t, "byte:", 5) == 0) {
-            uint8_t v = (uint8_t) strtoul(t + 5, NULL, 0);
-            put(b, &v, 1);
-        } else if (strncmp(t, "str:", 4) == 0) {
-            put(b, t + 4, strlen(t + 4));
-        } else if (strncmp(t, "fill:", 5) == 0 || strncmp(t, "zeros:", 6) == 0) {
-            size_t  n = strtoul(strchr(t, ':') + 1, NULL, 0);
-            uint8_t v = t[0] == 'f' ? 0xab : 0;
-
-            for (size_t i = 0; i < n; i++) {
-                put(b, &v, 1);
-            }
-        } else {
-            char         *end;
-            unsigned long v = strtoul(t, &end, 0);
-
-            test_assert_msg(*end == '\0', "%s: bad token '%s'", name, t);
-            put_u32(b, (uint32_t) v);
-        }
-    }
-    test_assert_msg(!in_frag, "%s: unterminated fragment", name);
-    return half;
-}
 
 static int port;
 
@@ -144,7 +71,7 @@ run_case(const char *name, char *input, char *expect)
     char              *kind = strtok(expect, " \t\n");
 
     test_assert_msg(kind != NULL, "%s: no expectation", name);
-    half                = encode(name, input, &in);
+    half                = encode(name, input, &in, NULL, 0);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fd                  = socket(AF_INET, SOCK_STREAM, 0);
     test_assert(fd >= 0);
@@ -180,13 +107,13 @@ run_case(const char *name, char *input, char *expect)
             char *rest = strtok(NULL, "");
 
             test_assert_msg(rest != NULL, "%s: reply without tokens", name);
-            encode(name, rest, &want);
+            encode(name, rest, &want, NULL, 0);
         } else {
             test_assert_msg(strcmp(kind, "none") == 0, "%s: unknown expectation %s", name, kind);
         }
-        encode(name, probe_text, &probe);
+        encode(name, probe_text, &probe, NULL, 0);
         test_assert(send(fd, probe.data, probe.len, MSG_NOSIGNAL) == (ssize_t) probe.len);
-        encode(name, probe_reply, &want);
+        encode(name, probe_reply, &want, NULL, 0);
         buf = malloc(want.len + 64);
         got = read_some(fd, buf, want.len, 10000, &eof);
         if (got != want.len || memcmp(buf, want.data, want.len) != 0) {
