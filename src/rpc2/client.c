@@ -107,10 +107,13 @@ evpl_rpc2_call(struct evpl *evpl, struct evpl_rpc2_program *program, struct evpl
     do {
         call->xid = conn->next_xid++;
     } while (call_find(c, call->xid, 0));
-    call->proc                 = procedure;
-    call->program              = program;
-    call->callback             = callback;
-    call->private_data         = private_data;
+    call->proc         = procedure;
+    call->program      = program;
+    call->callback     = callback;
+    call->private_data = private_data;
+    call->stats        = rpc2_metrics_proc(thread, program, procedure, 1);
+    call->start_ns     = rpc2_now_ns(thread);
+    rpc2_metrics_inflight(thread, 1, 1);
     call->next                 = *call_bucket(c, call->xid);
     *call_bucket(c, call->xid) = call;
     c->ncalls++;
@@ -131,6 +134,8 @@ complete(struct evpl *evpl, struct rpc2_conn *conn, struct rpc2_call *call, int 
     static const struct evpl_rpc2_verf none   = {NULL, 0};
     int                                rc;
 
+    rpc2_metrics_record(call->stats, status != 0, rpc2_now_ns(thread) - call->start_ns);
+    rpc2_metrics_inflight(thread, 1, -1);
     thread->reply_dbuf.used = 0;
     rc = call->program->recv_reply_dispatch(evpl, &conn->pub, &thread->reply_dbuf, call->proc, NULL,
                                             verf ? verf : &none, iov, niov, length, status,

@@ -149,6 +149,7 @@ evpl_rpc2_thread_init(struct evpl *evpl, struct evpl_rpc2_program **programs, in
     thread->nprograms = nprograms;
     rpc2_dbuf_init(&thread->client_dbuf, RPC2_DBUF_SIZE);
     rpc2_dbuf_init(&thread->reply_dbuf, RPC2_DBUF_SIZE);
+    rpc2_metrics_thread_init(thread);
     return thread;
 }
 
@@ -168,6 +169,7 @@ evpl_rpc2_thread_destroy(struct evpl_rpc2_thread *thread)
     while (thread->conns) {
         evpl_continue(thread->evpl);
     }
+    rpc2_metrics_thread_destroy(thread);
     rpc2_request_pool_free(thread);
     rpc2_call_pool_free(thread);
     rpc2_dbuf_destroy(&thread->client_dbuf);

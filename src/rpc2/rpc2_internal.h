@@ -7,6 +7,7 @@
  *   client.c   calls, the outstanding-call table, reply matching
  *   dbuf.c     XDR scratch buffers (struct xdr_dbuf)
  *   gss.c      RPCSEC_GSS provider registration
+ *   metrics.c  calls, errors, latency and in-flight calls for the scrape
  */
 #pragma once
 
@@ -128,6 +129,24 @@ rpc2_get_u32(const uint8_t *p)
 struct rpc2_request;
 struct rpc2_call;
 
+/* ---- metrics.c ----------------------------------------------------------- */
+
+#define RPC2_LAT_BUCKETS 24
+
+struct rpc2_proc_stats {
+    uint64_t calls, errors, lat_sum;
+    uint64_t lat[RPC2_LAT_BUCKETS];
+};
+
+struct rpc2_prog_stats {
+    struct evpl_rpc2_program *program;
+    uint32_t                  prognum, version, nprocs;
+    int                       client;
+    const char              **procnames;
+    struct rpc2_prog_stats   *next;
+    struct rpc2_proc_stats    procs[];
+};
+
 struct rpc2_conn {
     struct evpl_rpc2_conn pub;
     /* Record marking state (record.c). */
@@ -178,6 +197,8 @@ struct rpc2_request {
     struct evpl_rpc2_rdma_chunk read_chunk;
     struct evpl_rpc2_rdma_chunk write_chunk;
     struct rpc2_request        *prev, *next; /* conn's list, or the free list */
+    struct rpc2_proc_stats     *stats;       /* NULL until the program is known */
+    uint64_t                    start_ns;
 };
 
 struct rpc2_call {
@@ -187,6 +208,8 @@ struct rpc2_call {
     void                     *callback;
     void                     *private_data;
     struct rpc2_call         *next;
+    struct rpc2_proc_stats   *stats;
+    uint64_t                  start_ns;
 };
 
 struct evpl_rpc2_thread {
@@ -204,6 +227,9 @@ struct evpl_rpc2_thread {
     uint32_t                             max_record;
     const struct evpl_rpc2_gss_provider *gss_provider;
     void                                *gss_provider_arg;
+    unsigned int                         metrics_id;
+    uint64_t                             inflight_server, inflight_client;
+    struct rpc2_prog_stats              *prog_stats;
 };
 
 /* conn.c */
@@ -241,3 +267,14 @@ void rpc2_call_pool_free(struct evpl_rpc2_thread *thread);
 /* dbuf.c */
 void rpc2_dbuf_init(struct xdr_dbuf *dbuf, int size);
 void rpc2_dbuf_destroy(struct xdr_dbuf *dbuf);
+
+/* metrics.c */
+void rpc2_metrics_thread_init(struct evpl_rpc2_thread *thread);
+void rpc2_metrics_thread_destroy(struct evpl_rpc2_thread *thread);
+/* The stats slot of (program, proc, role); NULL for proc > maxproc. */
+struct rpc2_proc_stats *rpc2_metrics_proc(struct evpl_rpc2_thread  *thread,
+                                          struct evpl_rpc2_program *program, uint32_t proc,
+                                          int client);
+void     rpc2_metrics_record(struct rpc2_proc_stats *s, int error, uint64_t latency_ns);
+void     rpc2_metrics_inflight(struct evpl_rpc2_thread *thread, int client, int delta);
+uint64_t rpc2_now_ns(struct evpl_rpc2_thread *thread);

@@ -34,8 +34,11 @@ request_get(struct evpl_rpc2_thread *thread, struct rpc2_conn *conn)
     req->encoding.read_chunk  = &req->read_chunk;
     req->encoding.write_chunk = &req->write_chunk;
     req->conn                 = conn;
-    req->prev                 = NULL;
-    req->next                 = conn->requests;
+    req->stats                = NULL;
+    req->start_ns             = rpc2_now_ns(thread);
+    rpc2_metrics_inflight(thread, 0, 1);
+    req->prev = NULL;
+    req->next = conn->requests;
     if (conn->requests) {
         conn->requests->prev = req;
     }
@@ -50,6 +53,7 @@ request_put(struct evpl *evpl, struct rpc2_request *req)
 
     evpl_iovecs_release(evpl, req->iov, req->niov);
     req->niov = 0;
+    rpc2_metrics_inflight(thread, 0, -1);
     if (req->conn) {
         if (req->prev) {
             req->prev->next = req->next;
@@ -208,6 +212,8 @@ rpc2_server_recv_call(struct evpl *evpl, struct rpc2_conn *conn, struct rpc2_cur
         return;
     }
     if (req->hdr.proc > prog->maxproc || prog->recv_call_dispatch == NULL) {
+        rpc2_metrics_record(rpc2_metrics_proc(thread, prog, req->hdr.proc, 0), 1,
+                            rpc2_now_ns(thread) - req->start_ns);
         reply_accepted_error(evpl, conn, xid, RPC2_PROC_UNAVAIL, 0, 0);
         request_put(evpl, req);
         return;
@@ -222,12 +228,14 @@ rpc2_server_recv_call(struct evpl *evpl, struct rpc2_conn *conn, struct rpc2_cur
         args[0].length -= cur->offset;
     }
     req->encoding.program = prog;
+    req->stats            = rpc2_metrics_proc(thread, prog, req->hdr.proc, 0);
     rc = prog->recv_call_dispatch(evpl, &conn->pub, &req->encoding, req->hdr.proc,
                                   prog->program_data, &req->hdr.cred, args, nargs, (int) cur->left,
                                   conn->pub.server_private_data);
     if (rc == 0) {
         return; /* the handler owes one reply (req may already be back in the pool) */
     }
+    rpc2_metrics_record(req->stats, 1, rpc2_now_ns(thread) - req->start_ns);
     reply_accepted_error(evpl, conn, xid,
                          rc == 1   ? RPC2_PROC_UNAVAIL
                          : rc == 2 ? RPC2_GARBAGE_ARGS
@@ -251,6 +259,7 @@ rpc2_send_reply_dispatch(struct evpl *evpl, struct evpl_rpc2_encoding *encoding,
         evpl_iovecs_release(evpl, iov, niov);
         return -1;
     }
+    rpc2_metrics_record(req->stats, req->conn == NULL, rpc2_now_ns(req->thread) - req->start_ns);
     if (req->conn == NULL) {
         /* The connection went down while the call was being served. */
         evpl_iovecs_release(evpl, iov, niov);
