@@ -24,6 +24,23 @@ extern "C" {
  */
 void evpl_rpc2_thread_set_max_record(struct evpl_rpc2_thread *thread, uint32_t max_bytes);
 
+/*
+ * Status a client call completes with when no reply came within the
+ * connection's call timeout (evpl_rpc2_conn_set_call_timeout).  Generated
+ * reply dispatchers pass it through like the other negative codes.
+ */
+#define EVPL_RPC2_REPLY_TIMEOUT (-5)
+
+/*
+ * Give every outstanding and future call on conn timeout_ms milliseconds
+ * (from when it was issued) to be answered; a call that is not completes
+ * once with EVPL_RPC2_REPLY_TIMEOUT, within about a quarter of the timeout
+ * after expiry.  A reply arriving later is an unmatched reply (logged,
+ * dropped); the connection stays up.  0 (the default) disables it.  Owning
+ * thread.
+ */
+void evpl_rpc2_conn_set_call_timeout(struct evpl_rpc2_conn *conn, uint64_t timeout_ms);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

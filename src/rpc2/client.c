@@ -212,3 +212,58 @@ rpc2_client_conn_lost(struct evpl *evpl, struct rpc2_conn *conn)
         }
     }
 }
+
+/* Periodic scan for calls past the connection's timeout. */
+static void
+timeout_tick(struct evpl *evpl, struct evpl_timer *timer)
+{
+    struct rpc2_conn *conn = container_of(timer, struct rpc2_conn, timeout_timer);
+    uint64_t          now  = rpc2_now_ns(conn->pub.thread);
+
+    for (int b = 0; b < RPC2_CALL_HASH; b++) {
+        struct rpc2_call **pp = &conn->calls[b];
+
+        while (*pp) {
+            struct rpc2_call *call = *pp;
+
+            if (now - call->start_ns < conn->call_timeout_ns) {
+                pp = &call->next;
+                continue;
+            }
+            *pp = call->next;
+            conn->ncalls--;
+            evpl_rpc2_debug("call xid %u timed out", call->xid);
+            complete(evpl, conn, call, EVPL_RPC2_REPLY_TIMEOUT, NULL, NULL, 0, 0);
+            /* The callback may have issued calls into this bucket: rescan it. */
+            pp = &conn->calls[b];
+        }
+        if (conn->call_timeout_ns == 0) {
+            return; /* a callback disabled the timeout (and removed the timer) */
+        }
+    }
+}
+
+void
+rpc2_client_conn_stop_timeout(struct rpc2_conn *conn)
+{
+    if (conn->call_timeout_ns) {
+        evpl_remove_timer(conn->pub.thread->evpl, &conn->timeout_timer);
+        conn->call_timeout_ns = 0;
+    }
+}
+
+void
+evpl_rpc2_conn_set_call_timeout(struct evpl_rpc2_conn *pub, uint64_t timeout_ms)
+{
+    struct rpc2_conn *conn = rpc2_conn_of(pub);
+    uint64_t          tick_us;
+
+    rpc2_client_conn_stop_timeout(conn);
+    if (timeout_ms == 0 || conn->closing) {
+        return;
+    }
+    conn->call_timeout_ns = timeout_ms * 1000000ull;
+    tick_us               = timeout_ms * 1000 / 4;
+    evpl_add_timer(pub->thread->evpl, &conn->timeout_timer, timeout_tick,
+                   tick_us > 1000 ? tick_us : 1000);
+}

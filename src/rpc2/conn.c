@@ -92,6 +92,7 @@ rpc2_conn_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *
         break;
     case EVPL_NOTIFY_DISCONNECTED:
         conn->closing = 1;
+        rpc2_client_conn_stop_timeout(conn);
         rpc2_client_conn_lost(evpl, conn);
         rpc2_server_conn_gone(conn);
         rpc2_record_reset(evpl, conn);

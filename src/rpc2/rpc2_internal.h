@@ -163,6 +163,9 @@ struct rpc2_conn {
     /* Server requests not yet replied to (server.c). */
     struct rpc2_request     *requests;
     struct evpl_rpc2_server *server; /* server conns: whose programs are served */
+    /* Per-call timeout (client.c; extension). */
+    uint64_t          call_timeout_ns;
+    struct evpl_timer timeout_timer;
 };
 
 static inline struct rpc2_conn *
@@ -262,6 +265,7 @@ int  rpc2_send_reply_dispatch(struct evpl *evpl, struct evpl_rpc2_encoding *enco
 void rpc2_client_recv_reply(struct evpl *evpl, struct rpc2_conn *conn, struct rpc2_cursor *cur,
                             uint32_t xid);
 void rpc2_client_conn_lost(struct evpl *evpl, struct rpc2_conn *conn);
+void rpc2_client_conn_stop_timeout(struct rpc2_conn *conn);
 void rpc2_call_pool_free(struct evpl_rpc2_thread *thread);
 
 /* dbuf.c */
