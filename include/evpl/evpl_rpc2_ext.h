@@ -41,6 +41,17 @@ void evpl_rpc2_thread_set_max_record(struct evpl_rpc2_thread *thread, uint32_t m
  */
 void evpl_rpc2_conn_set_call_timeout(struct evpl_rpc2_conn *conn, uint64_t timeout_ms);
 
+/*
+ * AUTH_SHORT (RFC 5531 appendix A) on the server connections of this
+ * thread: when enabled, replies to AUTH_SYS calls carry an AUTH_SHORT
+ * verifier with an 8-byte handle, and calls presenting a current handle as
+ * their credential reach the program as the AUTH_SYS credential it stands
+ * for (cred->flavor EVPL_RPC2_AUTH_SYS).  Stale or unknown handles (and all
+ * of them while disabled, the default) are refused with AUTH_REJECTEDCRED,
+ * which makes a client resend its full credential.  Owning thread.
+ */
+void evpl_rpc2_thread_set_auth_short(struct evpl_rpc2_thread *thread, int enable);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

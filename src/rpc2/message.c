@@ -151,11 +151,18 @@ rpc2_decode_call(struct rpc2_cursor *c, struct rpc2_call_header *h)
         rpc2_cursor_init(&bc, &v, 1, len);
         return decode_authsys(&bc, h) ? RPC2_AUTH_BADCRED : 0;
     }
+    case EVPL_RPC2_AUTH_SHORT:
+        /* Resolved (or refused as stale) by the server layer; a body that is
+         * not one of our 8-byte handles cannot be current. */
+        if (len != 8) {
+            return RPC2_AUTH_REJECTEDCRED;
+        }
+        memcpy(h->short_handle, body, 8);
+        return 0;
+    case EVPL_RPC2_AUTH_RPCSEC_GSS:
+        return 0; /* answered by the server layer */
     default:
-        /* AUTH_SHORT: this server never hands out short handles, so any one
-         * presented is stale (RFC 5531 appendix A: the client then falls back
-         * to its full credential).  RPCSEC_GSS is answered by the server layer. */
-        return flavor == EVPL_RPC2_AUTH_RPCSEC_GSS ? 0 : RPC2_AUTH_REJECTEDCRED;
+        return RPC2_AUTH_REJECTEDCRED;
     }
 }
 

@@ -7,6 +7,7 @@
  *   client.c   calls, the outstanding-call table, reply matching
  *   dbuf.c     XDR scratch buffers (struct xdr_dbuf)
  *   gss.c      RPCSEC_GSS provider registration
+ *   auth_short.c  AUTH_SHORT handles (opt-in)
  *   metrics.c  calls, errors, latency and in-flight calls for the scrape
  */
 #pragma once
@@ -92,6 +93,7 @@ struct rpc2_call_header {
     uint32_t              gids[EVPL_RPC2_AUTH_SYS_MAX_GIDS];
     char                  machinename[256];
     uint32_t              verf_flavor;
+    uint8_t               short_handle[8]; /* AUTH_SHORT credential body */
 };
 
 /*
@@ -201,6 +203,8 @@ struct rpc2_request {
     struct evpl_rpc2_rdma_chunk write_chunk;
     struct rpc2_request        *prev, *next; /* conn's list, or the free list */
     struct rpc2_proc_stats     *stats;       /* NULL until the program is known */
+    int                         has_short;   /* reply with this AUTH_SHORT handle */
+    uint8_t                     short_handle[8];
     uint64_t                    start_ns;
 };
 
@@ -233,6 +237,7 @@ struct evpl_rpc2_thread {
     unsigned int                         metrics_id;
     uint64_t                             inflight_server, inflight_client;
     struct rpc2_prog_stats              *prog_stats;
+    struct rpc2_short_table             *auth_short; /* NULL: AUTH_SHORT off */
 };
 
 /* conn.c */
@@ -282,3 +287,12 @@ struct rpc2_proc_stats *rpc2_metrics_proc(struct evpl_rpc2_thread  *thread,
 void     rpc2_metrics_record(struct rpc2_proc_stats *s, int error, uint64_t latency_ns);
 void     rpc2_metrics_inflight(struct evpl_rpc2_thread *thread, int client, int delta);
 uint64_t rpc2_now_ns(struct evpl_rpc2_thread *thread);
+
+/* auth_short.c */
+struct rpc2_short_table;
+void rpc2_auth_short_free(struct evpl_rpc2_thread *thread);
+/* The 8-byte handle standing for an AUTH_SYS credential (issuing one if needed). */
+void rpc2_auth_short_issue(struct evpl_rpc2_thread *thread, const struct evpl_rpc2_cred *cred,
+                           uint8_t handle[8]);
+/* Replace an AUTH_SHORT credential by the AUTH_SYS one it stands for; -1 if stale. */
+int rpc2_auth_short_resolve(struct evpl_rpc2_thread *thread, struct rpc2_call_header *h);

@@ -187,6 +187,15 @@ rpc2_server_recv_call(struct evpl *evpl, struct rpc2_conn *conn, struct rpc2_cur
          * provider (the contract's answer when none is set). */
         rc = RPC2_AUTH_REJECTEDCRED;
     }
+    if (rc == 0 && req->hdr.cred.flavor == EVPL_RPC2_AUTH_SHORT &&
+        rpc2_auth_short_resolve(thread, &req->hdr) != 0) {
+        rc = RPC2_AUTH_REJECTEDCRED; /* stale or unknown: the client resends AUTH_SYS */
+    }
+    req->has_short = 0;
+    if (rc == 0 && thread->auth_short && req->hdr.cred.flavor == EVPL_RPC2_AUTH_SYS) {
+        rpc2_auth_short_issue(thread, &req->hdr.cred, req->short_handle);
+        req->has_short = 1;
+    }
     if (rc > 0) {
         reply_denied(evpl, conn, xid, RPC2_AUTH_ERROR, (uint32_t) rc, 0);
         request_put(evpl, req);
@@ -248,10 +257,23 @@ int
 rpc2_send_reply_dispatch(struct evpl *evpl, struct evpl_rpc2_encoding *encoding,
                          const struct evpl_rpc2_verf *verf, xdr_iovec *iov, int niov, int length)
 {
-    struct rpc2_request *req     = container_of(encoding, struct rpc2_request, encoding);
-    uint32_t             reserve = encoding->program->reserve;
-    uint32_t             vlen    = verf && verf->data ? verf->len : 0;
-    uint8_t              hdr[24 + RPC2_MAX_AUTH_BODY], *p = hdr;
+    struct rpc2_request  *req     = container_of(encoding, struct rpc2_request, encoding);
+    uint32_t              reserve = encoding->program->reserve;
+    uint32_t              vlen    = verf && verf->data ? verf->len : 0;
+    struct evpl_rpc2_verf short_verf;
+    uint8_t               short_body[16];
+
+    if (vlen == 0 && req->has_short) {
+        /* short_hand_verf (RFC 1831 appendix): the opaque_auth the client is
+         * to send as its credential from now on. */
+        rpc2_put_u32(short_body, EVPL_RPC2_AUTH_SHORT);
+        rpc2_put_u32(short_body + 4, 8);
+        memcpy(short_body + 8, req->short_handle, 8);
+        short_verf = (struct evpl_rpc2_verf){short_body, 16};
+        verf       = &short_verf;
+        vlen       = 16;
+    }
+    uint8_t hdr[24 + RPC2_MAX_AUTH_BODY], *p = hdr;
 
     if (length < 0 || (uint32_t) length < reserve || vlen > RPC2_MAX_AUTH_BODY) {
         evpl_rpc2_error("reply xid %u: %d bytes with %u of headroom, verifier %u: not sent",

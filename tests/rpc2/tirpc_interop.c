@@ -4,7 +4,9 @@
  *     AUTH_NONE, a 1 MiB opaque echo (libtirpc splits the call record into
  *     many fragments) checked byte for byte, WHOAMI with
  *     authunix_create_default() (our server must see the caller's uid/gid),
- *     and the PROG_MISMATCH / PROC_UNAVAIL errors as libtirpc decodes them;
+ *     repeated (libtirpc then presents the AUTH_SHORT handle our server
+ *     hands out), and the PROG_MISMATCH / PROC_UNAVAIL errors as libtirpc
+ *     decodes them;
  *   - `rpcinfo -n PORT -t 127.0.0.1 PROG 1` answers (when rpcinfo exists);
  *   - our client calls a libtirpc svc_run server: NULL, echo of 0 B .. 1 MiB,
  *     and AUTH_SYS with 16 gids decoded by libtirpc.
@@ -16,6 +18,7 @@
 
 #include "net_test.h"
 #include "echo_prog.h"
+#include "evpl/evpl_rpc2_ext.h"
 
 #define BIG (1u << 20)
 
@@ -62,6 +65,8 @@ server_init(struct evpl *evpl, void *private_data)
 {
     (void) private_data;
     server_rpc2 = evpl_rpc2_thread_init(evpl, NULL, 0, NULL, NULL);
+    /* libtirpc's AUTH_UNIX client adopts AUTH_SHORT verifiers. */
+    evpl_rpc2_thread_set_auth_short(server_rpc2, 1);
     evpl_rpc2_server_attach(server_rpc2, server, NULL);
     return NULL;
 }
@@ -140,6 +145,15 @@ tirpc_client_against_us(int port)
                    RPC_SUCCESS);
     test_assert_eq(who.uid, getuid());
     test_assert_eq(who.gid, getgid());
+    /* Again (now with the short handle the first reply handed out). */
+    for (int i = 0; i < 3; i++) {
+        memset(&who, 0, sizeof(who));
+        test_assert_eq(clnt_call(cl, ECHO_WHOAMI, (xdrproc_t) xdr_void, NULL,
+                                 (xdrproc_t) xdr_whoami, (char *) &who, tv),
+                       RPC_SUCCESS);
+        test_assert_eq(who.uid, getuid());
+        test_assert_eq(who.gid, getgid());
+    }
 
     test_assert_eq(clnt_call(cl, 9, (xdrproc_t) xdr_void, NULL, (xdrproc_t) xdr_void, NULL, tv),
                    RPC_PROCUNAVAIL);
