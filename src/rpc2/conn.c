@@ -172,6 +172,7 @@ evpl_rpc2_thread_destroy(struct evpl_rpc2_thread *thread)
     }
     rpc2_metrics_thread_destroy(thread);
     rpc2_auth_short_free(thread);
+    rpc2_gss_free(thread);
     rpc2_request_pool_free(thread);
     rpc2_call_pool_free(thread);
     rpc2_dbuf_destroy(&thread->client_dbuf);

@@ -136,10 +136,18 @@ rpc2_decode_call(struct rpc2_cursor *c, struct rpc2_call_header *h)
         rpc2_cursor_skip(c, pad4(len) - len)) {
         return RPC2_AUTH_BADCRED;
     }
+    h->header_len = 8 + 16 + 8 + pad4(len);
     if (rpc2_cursor_u32(c, &h->verf_flavor) || rpc2_cursor_u32(c, &verf_len) ||
-        verf_len > RPC2_MAX_AUTH_BODY || rpc2_cursor_skip(c, pad4(verf_len))) {
+        verf_len > RPC2_MAX_AUTH_BODY) {
         return RPC2_AUTH_BADVERF;
     }
+    /* Only RPCSEC_GSS verifiers are looked at; the others are skipped. */
+    if (flavor == EVPL_RPC2_AUTH_RPCSEC_GSS ? rpc2_cursor_bytes(c, h->verf_body, verf_len) ||
+                                                  rpc2_cursor_skip(c, pad4(verf_len) - verf_len)
+                                            : rpc2_cursor_skip(c, pad4(verf_len))) {
+        return RPC2_AUTH_BADVERF;
+    }
+    h->verf_len    = verf_len;
     h->cred.flavor = flavor;
     switch (flavor) {
     case EVPL_RPC2_AUTH_NONE:
@@ -160,7 +168,9 @@ rpc2_decode_call(struct rpc2_cursor *c, struct rpc2_call_header *h)
         memcpy(h->short_handle, body, 8);
         return 0;
     case EVPL_RPC2_AUTH_RPCSEC_GSS:
-        return 0; /* answered by the server layer */
+        memcpy(h->gss_cred, body, len);
+        h->gss_cred_len = len;
+        return 0; /* the server's GSS layer takes it from here */
     default:
         return RPC2_AUTH_REJECTEDCRED;
     }

@@ -94,6 +94,14 @@ struct rpc2_call_header {
     char                  machinename[256];
     uint32_t              verf_flavor;
     uint8_t               short_handle[8]; /* AUTH_SHORT credential body */
+    /* RPCSEC_GSS: the raw credential and verifier bodies, and how many bytes
+     * the header takes from the xid through the credential (what the call
+     * verifier signs). */
+    uint32_t header_len;
+    uint32_t gss_cred_len;
+    uint32_t verf_len;
+    uint8_t  gss_cred[RPC2_MAX_AUTH_BODY];
+    uint8_t  verf_body[RPC2_MAX_AUTH_BODY];
 };
 
 /*
@@ -130,6 +138,8 @@ rpc2_get_u32(const uint8_t *p)
 
 struct rpc2_request;
 struct rpc2_call;
+struct rpc2_gss_context;
+struct rpc2_gss_table;
 
 /* ---- metrics.c ----------------------------------------------------------- */
 
@@ -204,6 +214,8 @@ struct rpc2_request {
     struct rpc2_request        *prev, *next; /* conn's list, or the free list */
     struct rpc2_proc_stats     *stats;       /* NULL until the program is known */
     int                         has_short;   /* reply with this AUTH_SHORT handle */
+    struct rpc2_gss_context    *gss;         /* RPCSEC_GSS data call: its context */
+    uint32_t                    gss_seq, gss_service;
     uint8_t                     short_handle[8];
     uint64_t                    start_ns;
 };
@@ -238,6 +250,7 @@ struct evpl_rpc2_thread {
     uint64_t                             inflight_server, inflight_client;
     struct rpc2_prog_stats              *prog_stats;
     struct rpc2_short_table             *auth_short; /* NULL: AUTH_SHORT off */
+    struct rpc2_gss_table               *gss;        /* contexts, allocated on first use */
 };
 
 /* conn.c */
@@ -296,3 +309,30 @@ void rpc2_auth_short_issue(struct evpl_rpc2_thread *thread, const struct evpl_rp
                            uint8_t handle[8]);
 /* Replace an AUTH_SHORT credential by the AUTH_SYS one it stands for; -1 if stale. */
 int rpc2_auth_short_resolve(struct evpl_rpc2_thread *thread, struct rpc2_call_header *h);
+
+/* gss.c */
+struct rpc2_gss_table;
+struct rpc2_gss_context;
+/*
+ * An RPCSEC_GSS call (cred.flavor 6) on the server.  Returns 0 when the call
+ * is to be dispatched (data call: verified, sequence accepted, arguments
+ * unwrapped into req->iov and *cur re-pointed at them, cred.gss filled),
+ * > 0 an auth_stat to refuse it with, or -1 when the GSS layer finished the
+ * request itself (control procedure answered, or a replay dropped).
+ */
+int rpc2_gss_server_call(struct evpl *evpl, struct rpc2_conn *conn, struct rpc2_request *req,
+                         struct rpc2_cursor *cur);
+/* The reply of a data call: its verifier body (MIC of the sequence number)
+ * into verf[0..*vlen), and for integrity/privacy the results replaced by
+ * their wrapped form.  Returns 0 or -1 (nothing can be sent). */
+int  rpc2_gss_server_reply(struct evpl *evpl, struct rpc2_request *req, uint8_t *verf,
+                           uint32_t *vlen, struct evpl_iovec **iov, int *niov, int *length,
+                           struct evpl_iovec *repl);
+void rpc2_gss_free(struct evpl_rpc2_thread *thread);
+
+/* server.c, for gss.c */
+void rpc2_request_done(struct evpl *evpl, struct rpc2_request *req);
+/* An accepted reply built from bytes: verifier, accept_stat, results. */
+void rpc2_server_reply_raw(struct evpl *evpl, struct rpc2_conn *conn, uint32_t xid,
+                           uint32_t verf_flavor, const uint8_t *verf, uint32_t vlen, uint32_t stat,
+                           const uint8_t *results, uint32_t rlen);

@@ -35,6 +35,7 @@ request_get(struct evpl_rpc2_thread *thread, struct rpc2_conn *conn)
     req->encoding.write_chunk = &req->write_chunk;
     req->conn                 = conn;
     req->stats                = NULL;
+    req->gss                  = NULL;
     req->start_ns             = rpc2_now_ns(thread);
     rpc2_metrics_inflight(thread, 0, 1);
     req->prev = NULL;
@@ -67,6 +68,39 @@ request_put(struct evpl *evpl, struct rpc2_request *req)
     req->conn             = NULL;
     req->next             = thread->free_requests;
     thread->free_requests = req;
+}
+
+void
+rpc2_request_done(struct evpl *evpl, struct rpc2_request *req)
+{
+    request_put(evpl, req);
+}
+
+void
+rpc2_server_reply_raw(struct evpl *evpl, struct rpc2_conn *conn, uint32_t xid, uint32_t verf_flavor,
+                      const uint8_t *verf, uint32_t vlen, uint32_t stat, const uint8_t *results,
+                      uint32_t rlen)
+{
+    uint32_t padv = (vlen + 3) & ~3u;
+    uint32_t len  = 24 + padv + rlen;
+    uint8_t *buf = calloc(1, len), *p = buf;
+
+    evpl_rpc2_abort_if(buf == NULL, "out of memory");
+    p = rpc2_put_u32(p, xid);
+    p = rpc2_put_u32(p, RPC2_MSG_REPLY);
+    p = rpc2_put_u32(p, RPC2_MSG_ACCEPTED);
+    p = rpc2_put_u32(p, verf_flavor);
+    p = rpc2_put_u32(p, vlen);
+    if (vlen) {
+        memcpy(p, verf, vlen);
+    }
+    p += padv;
+    p = rpc2_put_u32(p, stat);
+    if (rlen) {
+        memcpy(p, results, rlen);
+    }
+    rpc2_record_send(evpl, conn, buf, len, NULL, 0, 0, 0);
+    free(buf);
 }
 
 void
@@ -183,9 +217,10 @@ rpc2_server_recv_call(struct evpl *evpl, struct rpc2_conn *conn, struct rpc2_cur
         return;
     }
     if (rc == 0 && req->hdr.cred.flavor == EVPL_RPC2_AUTH_RPCSEC_GSS) {
-        /* RPCSEC_GSS framing is not implemented: refused with or without a
-         * provider (the contract's answer when none is set). */
-        rc = RPC2_AUTH_REJECTEDCRED;
+        rc = rpc2_gss_server_call(evpl, conn, req, cur);
+        if (rc < 0) {
+            return; /* answered or dropped by the GSS layer */
+        }
     }
     if (rc == 0 && req->hdr.cred.flavor == EVPL_RPC2_AUTH_SHORT &&
         rpc2_auth_short_resolve(thread, &req->hdr) != 0) {
@@ -288,10 +323,30 @@ rpc2_send_reply_dispatch(struct evpl *evpl, struct evpl_rpc2_encoding *encoding,
         request_put(evpl, req);
         return 0;
     }
+    uint32_t              vflavor = vlen ? EVPL_RPC2_AUTH_SHORT : EVPL_RPC2_AUTH_NONE;
+    uint8_t               gss_verf[RPC2_MAX_AUTH_BODY];
+    struct evpl_iovec     gss_repl;
+    struct evpl_rpc2_verf gss_v;
+
+    if (req->gss) {
+        /* RPCSEC_GSS data call: the MIC of its sequence number, and the
+         * results wrapped for the integrity and privacy services. */
+        if (rpc2_gss_server_reply(evpl, req, gss_verf, &vlen, &iov, &niov, &length, &gss_repl) !=
+            0) {
+            evpl_rpc2_error("reply xid %u: RPCSEC_GSS could not sign or wrap it: not sent",
+                            encoding->xid);
+            evpl_iovecs_release(evpl, iov, niov);
+            request_put(evpl, req);
+            return -1;
+        }
+        gss_v   = (struct evpl_rpc2_verf){gss_verf, vlen};
+        verf    = &gss_v;
+        vflavor = EVPL_RPC2_AUTH_RPCSEC_GSS;
+    }
     p = rpc2_put_u32(p, encoding->xid);
     p = rpc2_put_u32(p, RPC2_MSG_REPLY);
     p = rpc2_put_u32(p, RPC2_MSG_ACCEPTED);
-    p = rpc2_put_u32(p, vlen ? EVPL_RPC2_AUTH_SHORT : EVPL_RPC2_AUTH_NONE);
+    p = rpc2_put_u32(p, vflavor);
     p = rpc2_put_u32(p, vlen);
     if (vlen) {
         memcpy(p, verf->data, vlen);
