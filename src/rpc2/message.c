@@ -209,7 +209,9 @@ rpc2_encode_call(uint8_t *p, uint32_t xid, uint32_t prog, uint32_t vers, uint32_
         p = rpc2_put_u32(p, cred_body_size(cred));
         p = rpc2_put_u32(p, 0); /* stamp */
         p = rpc2_put_u32(p, namelen);
-        memcpy(p, cred->authsys.machinename, namelen);
+        if (namelen) {
+            memcpy(p, cred->authsys.machinename, namelen);
+        }
         memset(p + namelen, 0, pad4(namelen) - namelen);
         p += pad4(namelen);
         p = rpc2_put_u32(p, cred->authsys.uid);

@@ -197,7 +197,9 @@ static void
 wopaque(struct msg *m, const void *p, uint32_t len)
 {
     w32(m, len);
-    memcpy(m->b + m->n, p, len);
+    if (len) {
+        memcpy(m->b + m->n, p, len);
+    }
     memset(m->b + m->n + len, 0, ((len + 3) & ~3u) - len);
     m->n += (len + 3) & ~3u;
 }
