@@ -170,6 +170,7 @@ evpl_rpc2_thread_destroy(struct evpl_rpc2_thread *thread)
     while (thread->conns) {
         evpl_continue(thread->evpl);
     }
+    rpc2_request_orphans_free(thread);
     rpc2_metrics_thread_destroy(thread);
     rpc2_auth_short_free(thread);
     rpc2_gss_free(thread);

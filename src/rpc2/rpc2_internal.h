@@ -214,6 +214,7 @@ struct rpc2_request {
     struct rpc2_request        *prev, *next; /* conn's list, or the free list */
     struct rpc2_proc_stats     *stats;       /* NULL until the program is known */
     int                         has_short;   /* reply with this AUTH_SHORT handle */
+    int                         orphan;      /* on thread->orphans */
     struct rpc2_gss_context    *gss;         /* RPCSEC_GSS data call: its context */
     uint32_t                    gss_seq, gss_service;
     uint8_t                     short_handle[8];
@@ -240,6 +241,7 @@ struct evpl_rpc2_thread {
     struct rpc2_conn                    *conns;
     struct evpl_rpc2_server_binding     *bindings;
     struct rpc2_request                 *free_requests;
+    struct rpc2_request                 *orphans; /* owed a reply, connection gone */
     struct rpc2_call                    *free_calls;
     struct xdr_dbuf                      client_dbuf;
     struct xdr_dbuf                      reply_dbuf;
@@ -274,6 +276,7 @@ void rpc2_record_send(struct evpl *evpl, struct rpc2_conn *conn, const uint8_t *
 void rpc2_server_recv_call(struct evpl *evpl, struct rpc2_conn *conn, struct rpc2_cursor *cur,
                            uint32_t xid);
 void rpc2_server_conn_gone(struct rpc2_conn *conn);
+void rpc2_request_orphans_free(struct evpl_rpc2_thread *thread);
 void rpc2_request_pool_free(struct evpl_rpc2_thread *thread);
 int  rpc2_send_reply_dispatch(struct evpl *evpl, struct evpl_rpc2_encoding *encoding,
                               const struct evpl_rpc2_verf *verf, xdr_iovec *iov, int niov,

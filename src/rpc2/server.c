@@ -36,6 +36,7 @@ request_get(struct evpl_rpc2_thread *thread, struct rpc2_conn *conn)
     req->conn                 = conn;
     req->stats                = NULL;
     req->gss                  = NULL;
+    req->orphan               = 0;
     req->start_ns             = rpc2_now_ns(thread);
     rpc2_metrics_inflight(thread, 0, 1);
     req->prev = NULL;
@@ -55,9 +56,11 @@ request_put(struct evpl *evpl, struct rpc2_request *req)
     evpl_iovecs_release(evpl, req->iov, req->niov);
     req->niov = 0;
     rpc2_metrics_inflight(thread, 0, -1);
-    if (req->conn) {
+    if (req->conn || req->orphan) {
         if (req->prev) {
             req->prev->next = req->next;
+        } else if (req->orphan) {
+            thread->orphans = req->next;
         } else {
             req->conn->requests = req->next;
         }
@@ -65,6 +68,7 @@ request_put(struct evpl *evpl, struct rpc2_request *req)
             req->next->prev = req->prev;
         }
     }
+    req->orphan           = 0;
     req->conn             = NULL;
     req->next             = thread->free_requests;
     thread->free_requests = req;
@@ -106,10 +110,37 @@ rpc2_server_reply_raw(struct evpl *evpl, struct rpc2_conn *conn, uint32_t xid, u
 void
 rpc2_server_conn_gone(struct rpc2_conn *conn)
 {
-    for (struct rpc2_request *r = conn->requests; r; r = r->next) {
-        r->conn = NULL;
+    struct evpl_rpc2_thread *thread = conn->pub.thread;
+
+    /* Requests still owed a reply move to the thread, so that a late reply
+     * finds them (and drops itself) and thread destroy can free them. */
+    while (conn->requests) {
+        struct rpc2_request *r = conn->requests;
+
+        conn->requests = r->next;
+        r->conn        = NULL;
+        r->orphan      = 1;
+        r->prev        = NULL;
+        r->next        = thread->orphans;
+        if (thread->orphans) {
+            thread->orphans->prev = r;
+        }
+        thread->orphans = r;
     }
-    conn->requests = NULL;
+}
+
+void
+rpc2_request_orphans_free(struct evpl_rpc2_thread *thread)
+{
+    int n = 0;
+
+    while (thread->orphans) {
+        request_put(thread->evpl, thread->orphans);
+        n++;
+    }
+    if (n) {
+        evpl_rpc2_debug("thread destroyed with %d calls never replied to", n);
+    }
 }
 
 void
