@@ -267,3 +267,15 @@ evpl_rpc2_conn_set_call_timeout(struct evpl_rpc2_conn *pub, uint64_t timeout_ms)
     evpl_add_timer(pub->thread->evpl, &conn->timeout_timer, timeout_tick,
                    tick_us > 1000 ? tick_us : 1000);
 }
+
+void
+rpc2_client_fail(struct evpl *evpl, struct rpc2_conn *conn, uint32_t xid, int status)
+{
+    struct rpc2_call *call = call_find(conn, xid, 1);
+
+    if (call == NULL) {
+        evpl_log_info("rpc2", "RDMA_ERROR for xid %u, which matches no outstanding call", xid);
+        return;
+    }
+    complete(evpl, conn, call, status, NULL, NULL, 0, 0);
+}

@@ -42,7 +42,7 @@ rpc2_conn_create(struct evpl_rpc2_thread *thread, struct evpl_bind *bind)
     thread->conns = conn;
     if (bind) {
         conn->pub.protocol = evpl_bind_get_protocol(bind);
-        conn->pub.rdma     = 0; /* RPC-over-RDMA framing is not implemented yet */
+        conn->pub.rdma = evpl_bind_is_rdma(bind) && !evpl_protocol_is_stream(conn->pub.protocol);
     }
     return conn;
 }
@@ -87,8 +87,13 @@ rpc2_conn_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *
         }
         break;
     case EVPL_NOTIFY_RECV_MSG:
-        rpc2_record_recv(evpl, conn, notify->recv_msg.iovec, (int) notify->recv_msg.niov,
-                         notify->recv_msg.length);
+        if (conn->pub.rdma) {
+            rpc2_rdma_recv(evpl, conn, notify->recv_msg.iovec, (int) notify->recv_msg.niov,
+                           notify->recv_msg.length);
+        } else {
+            rpc2_record_recv(evpl, conn, notify->recv_msg.iovec, (int) notify->recv_msg.niov,
+                             notify->recv_msg.length);
+        }
         break;
     case EVPL_NOTIFY_DISCONNECTED:
         conn->closing = 1;
@@ -257,6 +262,8 @@ evpl_rpc2_client_connect(struct evpl_rpc2_thread *thread, int protocol,
     }
     conn->pub.bind     = bind;
     conn->pub.protocol = (enum evpl_protocol_id) protocol;
+    /* RPC-over-RDMA on RDMA-capable message binds, record marking on streams. */
+    conn->pub.rdma = evpl_bind_is_rdma(bind) && !evpl_protocol_is_stream(protocol);
     return &conn->pub;
 }
 

@@ -81,8 +81,8 @@ rpc2_record_reset(struct evpl *evpl, struct rpc2_conn *conn)
 }
 
 /* A whole record sits in the reassembly array: route it by msg_type. */
-static void
-record_dispatch(struct evpl *evpl, struct rpc2_conn *conn)
+void
+rpc2_record_dispatch(struct evpl *evpl, struct rpc2_conn *conn)
 {
     struct rpc2_cursor cur;
     uint32_t           xid, msg_type;
@@ -133,8 +133,46 @@ rpc2_record_recv(struct evpl *evpl, struct rpc2_conn *conn, struct evpl_iovec *i
     }
     c->reasm_length += length - (conn->piece_header ? 4 : 0);
     if (last) {
-        record_dispatch(evpl, conn);
+        rpc2_record_dispatch(evpl, conn);
     }
+}
+
+/* Append iov[0..niov) minus its first skip bytes to the reassembly array
+ * (references moved, nothing copied). */
+void
+rpc2_record_append(struct evpl *evpl, struct rpc2_conn *conn, struct evpl_iovec *iov, int niov,
+                   uint32_t skip, uint32_t length)
+{
+    struct evpl_rpc2_conn *c = &conn->pub;
+
+    reasm_reserve(conn, niov);
+    for (int i = 0; i < niov; i++) {
+        if (skip >= iov[i].length) {
+            skip -= iov[i].length;
+            evpl_iovec_release(evpl, &iov[i]);
+            continue;
+        }
+        iov[i].data = (char *) iov[i].data + skip;
+        iov[i].length -= skip;
+        skip = 0;
+        evpl_iovec_move(&c->reasm_iov[c->reasm_niov++], &iov[i]);
+    }
+    c->reasm_length += length;
+}
+
+/*
+ * The framing in front of an RPC message of msg_len bytes whose header
+ * starts at hdr: a last-fragment record mark on streams, an RPC-over-RDMA
+ * RDMA_MSG header with empty chunk lists on RDMA message binds (rdma.c).
+ */
+static uint32_t
+frame_prefix(struct rpc2_conn *conn, uint8_t *p, const uint8_t *hdr, uint32_t msg_len)
+{
+    if (conn->pub.rdma) {
+        return rpc2_rdma_prefix(p, hdr);
+    }
+    rpc2_put_u32(p, 0x80000000u | msg_len);
+    return 4;
 }
 
 void
@@ -142,7 +180,7 @@ rpc2_record_send(struct evpl *evpl, struct rpc2_conn *conn, const uint8_t *hdr, 
                  struct evpl_iovec *iov, int niov, uint32_t length, uint32_t skip)
 {
     uint32_t payload = length - skip;
-    uint32_t front   = 4 + hdr_len;
+    uint32_t front   = (conn->pub.rdma ? RPC2_RDMA_HDR_LEN : 4) + hdr_len;
     int      first   = 0;
 
     if (conn->closing || conn->pub.bind == NULL) {
@@ -153,8 +191,8 @@ rpc2_record_send(struct evpl *evpl, struct rpc2_conn *conn, const uint8_t *hdr, 
         /* In place, in the headroom right before the payload. */
         uint8_t *p = (uint8_t *) iov[0].data + skip - front;
 
-        rpc2_put_u32(p, 0x80000000u | (hdr_len + payload));
-        memcpy(p + 4, hdr, hdr_len);
+        frame_prefix(conn, p, hdr, hdr_len + payload);
+        memcpy(p + front - hdr_len, hdr, hdr_len);
         iov[0].data = p;
         iov[0].length -= skip - front;
         evpl_sendv(evpl, conn->pub.bind, iov, niov, (int) (front + payload),
@@ -166,11 +204,10 @@ rpc2_record_send(struct evpl *evpl, struct rpc2_conn *conn, const uint8_t *hdr, 
 
     evpl_rpc2_abort_if(evpl_iovec_alloc(evpl, front, 0, 1, 0, &h) != 1,
                        "cannot allocate a %u-byte RPC header", front);
-    rpc2_put_u32(h.data, 0x80000000u | (hdr_len + payload));
-    memcpy((uint8_t *) h.data + 4, hdr, hdr_len);
-    evpl_sendv(evpl, conn->pub.bind, &h, 1, (int) front, EVPL_SEND_FLAG_TAKE_REF);
+    frame_prefix(conn, h.data, hdr, hdr_len + payload);
+    memcpy((uint8_t *) h.data + front - hdr_len, hdr, hdr_len);
 
-    /* Drop the headroom, then send the payload behind the header. */
+    /* Drop the headroom. */
     while (first < niov && skip >= iov[first].length) {
         skip -= iov[first].length;
         evpl_iovec_release(evpl, &iov[first]);
@@ -179,11 +216,32 @@ rpc2_record_send(struct evpl *evpl, struct rpc2_conn *conn, const uint8_t *hdr, 
     if (first < niov) {
         iov[first].data = (char *) iov[first].data + skip;
         iov[first].length -= skip;
-        if (payload > 0) {
-            evpl_sendv(evpl, conn->pub.bind, iov + first, niov - first, (int) payload,
-                       EVPL_SEND_FLAG_TAKE_REF);
-        } else {
-            evpl_iovecs_release(evpl, iov + first, niov - first);
-        }
+    }
+    if (payload == 0 || first == niov) {
+        evpl_iovecs_release(evpl, iov + first, niov - first);
+        evpl_sendv(evpl, conn->pub.bind, &h, 1, (int) front, EVPL_SEND_FLAG_TAKE_REF);
+        return;
+    }
+    if (!conn->pub.rdma) {
+        /* A stream: the header, then the payload behind it. */
+        evpl_sendv(evpl, conn->pub.bind, &h, 1, (int) front, EVPL_SEND_FLAG_TAKE_REF);
+        evpl_sendv(evpl, conn->pub.bind, iov + first, niov - first, (int) payload,
+                   EVPL_SEND_FLAG_TAKE_REF);
+        return;
+    }
+
+    /* A message transport: header and payload must be one send. */
+    struct evpl_iovec stack[64], *all = stack;
+    int               n = niov - first + 1;
+
+    if (n > 64) {
+        all = malloc((size_t) n * sizeof(*all));
+        evpl_rpc2_abort_if(all == NULL, "out of memory");
+    }
+    all[0] = h;
+    memcpy(all + 1, iov + first, (size_t) (niov - first) * sizeof(*all));
+    evpl_sendv(evpl, conn->pub.bind, all, n, (int) (front + payload), EVPL_SEND_FLAG_TAKE_REF);
+    if (all != stack) {
+        free(all);
     }
 }

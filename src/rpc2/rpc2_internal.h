@@ -8,6 +8,7 @@
  *   dbuf.c     XDR scratch buffers (struct xdr_dbuf)
  *   gss.c      RPCSEC_GSS provider registration
  *   auth_short.c  AUTH_SHORT handles (opt-in)
+ *   rdma.c     RPC-over-RDMA v1 framing on RDMA message binds
  *   metrics.c  calls, errors, latency and in-flight calls for the scrape
  */
 #pragma once
@@ -266,6 +267,16 @@ int  rpc2_record_segment(struct evpl *evpl, struct evpl_bind *bind, void *privat
 void rpc2_record_recv(struct evpl *evpl, struct rpc2_conn *conn, struct evpl_iovec *iov, int niov,
                       uint32_t length);
 void rpc2_record_reset(struct evpl *evpl, struct rpc2_conn *conn);
+void rpc2_record_append(struct evpl *evpl, struct rpc2_conn *conn, struct evpl_iovec *iov, int niov,
+                        uint32_t skip, uint32_t length);
+void rpc2_record_dispatch(struct evpl *evpl, struct rpc2_conn *conn);
+
+/* rdma.c: RPC-over-RDMA version 1 (RFC 8166), inline messages only. */
+#define RPC2_RDMA_HDR_LEN 28
+#define RPC2_RDMA_CREDITS 128
+uint32_t rpc2_rdma_prefix(uint8_t *p, const uint8_t *rpc_hdr);
+void     rpc2_rdma_recv(struct evpl *evpl, struct rpc2_conn *conn, struct evpl_iovec *iov, int niov,
+                        uint32_t length);
 /* Send iov[0..niov) (length bytes, the first skip of them headroom) behind the
  * header hdr (hdr_len bytes) as one record; takes the references. */
 void rpc2_record_send(struct evpl *evpl, struct rpc2_conn *conn, const uint8_t *hdr,
@@ -287,6 +298,8 @@ void rpc2_client_recv_reply(struct evpl *evpl, struct rpc2_conn *conn, struct rp
                             uint32_t xid);
 void rpc2_client_conn_lost(struct evpl *evpl, struct rpc2_conn *conn);
 void rpc2_client_conn_stop_timeout(struct rpc2_conn *conn);
+/* Complete the call xid (if outstanding) with status (RDMA_ERROR). */
+void rpc2_client_fail(struct evpl *evpl, struct rpc2_conn *conn, uint32_t xid, int status);
 void rpc2_call_pool_free(struct evpl_rpc2_thread *thread);
 
 /* dbuf.c */
