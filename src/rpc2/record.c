@@ -218,7 +218,9 @@ rpc2_record_send(struct evpl *evpl, struct rpc2_conn *conn, const uint8_t *hdr, 
         iov[first].length -= skip;
     }
     if (payload == 0 || first == niov) {
-        evpl_iovecs_release(evpl, iov + first, niov - first);
+        if (first < niov) {
+            evpl_iovecs_release(evpl, iov + first, niov - first);
+        }
         evpl_sendv(evpl, conn->pub.bind, &h, 1, (int) front, EVPL_SEND_FLAG_TAKE_REF);
         return;
     }
