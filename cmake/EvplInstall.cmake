@@ -58,3 +58,13 @@ install(CODE "
   configure_file(\"${CMAKE_BINARY_DIR}/evpl.pc.in\" \"${CMAKE_BINARY_DIR}/install/evpl.pc\" @ONLY)
 ")
 install(FILES ${CMAKE_BINARY_DIR}/install/evpl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# evpl_rpc2.pc (libevpl_rpc2, src/rpc2/), finished at install time the same way.
+if(TARGET evpl_rpc2)
+  configure_file(${CMAKE_SOURCE_DIR}/cmake/evpl_rpc2.pc.in ${CMAKE_BINARY_DIR}/evpl_rpc2.pc.in @ONLY)
+  install(CODE "
+    set(EVPL_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+    configure_file(\"${CMAKE_BINARY_DIR}/evpl_rpc2.pc.in\" \"${CMAKE_BINARY_DIR}/install/evpl_rpc2.pc\" @ONLY)
+  ")
+  install(FILES ${CMAKE_BINARY_DIR}/install/evpl_rpc2.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()

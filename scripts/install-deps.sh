@@ -34,6 +34,7 @@ required=(
 # metrics scrape output.
 optional=(
     prometheus
+    libtirpc-dev rpcsvc-proto rpcbind # rpc2_tirpc_interop (rpcinfo needs a running rpcbind)
 )
 
 export DEBIAN_FRONTEND=noninteractive
