@@ -19,7 +19,8 @@
 #                   docs/coverage.md; fails under the coverage floors
 #   make stress     the network tests STRESS_RUNS (20) times in a row
 #   make fuzz       libFuzzer targets (clang), FUZZ_TIME (60) seconds each,
-#                   in build-fuzz/: the generated XDR decoders (tests/xdr)
+#                   in build-fuzz/: the generated XDR decoders (tests/xdr),
+#                   the RPC2 server and client paths (tests/rpc2)
 #   make check-all  every CI leg, as .ci/run runs them (docs/quality.md)
 #   make clean      remove every build directory this file creates
 #
@@ -215,9 +216,13 @@ stress: build
 # libFuzzer (clang -fsanitize=fuzzer with ASan+UBSan): each target runs
 # FUZZ_TIME seconds on its corpus in $(FUZZ_BUILD_DIR)/corpus/<name>; a crash
 # fails the leg and leaves the input next to the corpus.
-FUZZ_TARGETS ?= xdr_fuzz_decode
+FUZZ_TARGETS ?= xdr_fuzz_decode rpc2_fuzz_server rpc2_fuzz_client
+# The whole fuzz build is instrumented, so that coverage guides the fuzzer
+# through the libraries too (a variable: a comma cannot stand in $(call)).
+FUZZ_CFLAGS  ?= -fsanitize=fuzzer-no-link,address,undefined
 fuzz:
-	$(call configure,$(FUZZ_BUILD_DIR),Debug,-DCMAKE_C_COMPILER=clang -DEVPL_FUZZ=ON)
+	$(call configure,$(FUZZ_BUILD_DIR),Debug,-DCMAKE_C_COMPILER=clang -DEVPL_FUZZ=ON \
+	    "-DCMAKE_C_FLAGS=$(FUZZ_CFLAGS)")
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_BUILD_DIR)/corpus/$$t; \
