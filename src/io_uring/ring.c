@@ -4,10 +4,19 @@
  * One ring per loop, created when the loop first needs it and kept for the
  * loop's lifetime (evpl_framework_set cleanup): connections come and go
  * without rebuilding the ring, its buffer ring and its file table.  Setup prefers SINGLE_ISSUER |
- * DEFER_TASKRUN | TASKRUN_FLAG: completions are then produced only when this thread enters the
- * kernel, and the kernel raises IORING_SQ_TASKRUN in the shared SQ flags when there is work to
- * collect, so checking for completions costs no system call.  Older kernels get COOP_TASKRUN or a
- * plain ring.
+ * COOP_TASKRUN | TASKRUN_FLAG: task work runs in this thread without an IPI, and the kernel raises
+ * IORING_SQ_TASKRUN in the shared SQ flags when there is work to collect, so checking for
+ * completions costs no system call.  Older kernels get a plain ring.
+ *
+ * Not DEFER_TASKRUN: it is meant for a thread that sleeps in io_uring_enter(GETEVENTS), and this
+ * loop sleeps in epoll/select on the eventfd.  With DEFER_TASKRUN the eventfd is signalled when
+ * the task work is queued, in the waker's context -- for a loopback receive, the softirq of the
+ * peer's send -- and there the kernel (6.18 seen) may defer the signal to an RCU callback
+ * (io_eventfd_do_signal): a sleeping loop then woke 15-40 ms late on a 2-vCPU VM, and two
+ * loops that both slept stayed in that state (each round trip longer than the 1 ms spin window),
+ * about 500 round trips/s, so uring_pingpong timed out.  With COOP_TASKRUN the queued task work
+ * wakes the sleeping thread itself (TIF_NOTIFY_SIGNAL ends the wait), the completion is posted
+ * from this thread, and the eventfd is signalled there at once.
  *
  * How completions are noticed:
  *   sleeping  the completion eventfd is an internal event in the loop's
@@ -27,6 +36,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -93,6 +103,20 @@ evpl_uring_pending(struct evpl_uring *ur)
         return 1;
     }
     return io_uring_cq_ready(&ur->ring) > 0;
+}
+
+/*
+ * Switch the completion eventfd back on.  The caller then checks for work
+ * that arrived while it was off; the kernel sets IORING_SQ_TASKRUN or posts
+ * a completion before it reads the eventfd-disabled flag, so the store here
+ * must be ordered before those loads (a store-load pair: a full fence), or
+ * both sides could miss each other and the loop sleep with work pending.
+ */
+static inline void
+ring_eventfd_on(struct evpl_uring *ur)
+{
+    io_uring_cq_eventfd_toggle(&ur->ring, true);
+    atomic_thread_fence(memory_order_seq_cst);
 }
 
 /*
@@ -197,7 +221,7 @@ ring_poll_exit(struct evpl *evpl, void *private_data)
 {
     struct evpl_uring *ur = private_data;
 
-    io_uring_cq_eventfd_toggle(&ur->ring, true);
+    ring_eventfd_on(ur);
     /* Completions that arrived while the eventfd was off signalled nothing:
      * latch the event so the loop collects them before it sleeps. */
     if (evpl_uring_pending(ur)) {
@@ -237,7 +261,7 @@ ring_submit_cb(struct evpl *evpl, void *private_data)
         rc = io_uring_submit(&ur->ring);
     }
     if (!evpl_poll_entered(ur->poll)) {
-        io_uring_cq_eventfd_toggle(&ur->ring, true);
+        ring_eventfd_on(ur);
     }
     if (rc == -EBUSY || rc == -EAGAIN) {
         /* The completion queue is backed up: collect first, the reap arms
@@ -361,9 +385,8 @@ evpl_uring_slot_done(struct evpl_uring *ur, int slot)
 static int
 ring_setup(struct io_uring *ring, unsigned int *flags_used)
 {
+    /* No DEFER_TASKRUN: see the top of this file. */
     static const unsigned int attempts[] = {
-        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-            IORING_SETUP_SUBMIT_ALL,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
             IORING_SETUP_SUBMIT_ALL,
         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,

@@ -4,15 +4,25 @@
  * EVPL_RECV_FLAG_ALL_OR_NONE; with argv[3] == "segment" both ends install a
  * segment callback returning the record size and must see exactly one
  * RECV_MSG per record.  Every record carries its sequence number.
+ *
+ * With argv[3] == "sleep" both loops run with poll mode off, so every
+ * record is noticed by a loop asleep in its core wait: SLEEP_ROUNDS round
+ * trips must take under SLEEP_LIMIT_S (a wakeup that comes late -- 15-40 ms
+ * each for io_uring rings with DEFER_TASKRUN, whose eventfd signal the
+ * kernel may defer to an RCU callback -- takes far longer).
  */
 #include "net_test.h"
 
-#define RECORD 64
-#define ROUNDS 10000
+#define RECORD        64
+#define ROUNDS        10000
+#define SLEEP_ROUNDS  400
+#define SLEEP_LIMIT_S 4.0
 
 static enum evpl_protocol_id protocol;
 static struct evpl_endpoint *endpoint;
 static int                   use_segment;
+static int                   use_sleep;
+static unsigned int          rounds = ROUNDS;
 static atomic_int            server_done, client_done;
 static unsigned int          client_seq;
 
@@ -118,7 +128,7 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         while (take_record(evpl, bind, notify, rec)) {
             check(rec, client_seq);
             client_seq++;
-            if (client_seq == ROUNDS) {
+            if (client_seq == rounds) {
                 evpl_close(evpl, bind);
             } else {
                 fill(rec, client_seq);
@@ -130,26 +140,60 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         }
         break;
     case EVPL_NOTIFY_DISCONNECTED:
-        test_assert_eq(client_seq, ROUNDS);
+        test_assert_eq(client_seq, rounds);
         atomic_store(&client_done, 1);
         break;
     }
 }
 
+/* A test loop; in sleep mode it never spins, so it sleeps in every wait. */
+static struct evpl *
+loop_create(void)
+{
+    struct evpl_thread_config *config;
+
+    if (!use_sleep) {
+        return net_loop_create();
+    }
+    config = evpl_thread_config_init();
+    evpl_thread_config_set_wait_ms(config, 50);
+    evpl_thread_config_set_poll_mode(config, 0);
+    return evpl_create(config);
+}
+
+static double
+seconds_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 static void *
 client_thread(void *arg)
 {
-    struct evpl      *evpl = net_loop_create();
+    struct evpl      *evpl = loop_create();
     struct evpl_bind *bind;
     unsigned char     rec[RECORD];
+    double            start;
 
     (void) arg;
     bind = evpl_connect(evpl, protocol, NULL, endpoint, client_notify,
                         use_segment ? record_segment : NULL, NULL);
     test_assert(bind != NULL);
     fill(rec, 0);
+    start = seconds_now();
     evpl_send(evpl, bind, rec, RECORD);
     net_run_until(evpl, &client_done, 50);
+    if (use_sleep) {
+        double took = seconds_now() - start;
+
+        test_assert_msg(took < SLEEP_LIMIT_S,
+                        "%u round trips between sleeping loops took %.2f s (%.1f ms each): "
+                        "wakeups come late",
+                        rounds, took, took * 1000.0 / rounds);
+    }
     evpl_destroy(evpl);
     return NULL;
 }
@@ -165,9 +209,13 @@ main(int argc, char **argv)
     evpl_test_init(argc, argv);
     protocol    = net_protocol(argc, argv);
     use_segment = argc > 3 && strcmp(argv[3], "segment") == 0;
-    endpoint    = net_endpoint(protocol, "pingpong");
+    use_sleep   = argc > 3 && strcmp(argv[3], "sleep") == 0;
+    if (use_sleep) {
+        rounds = SLEEP_ROUNDS;
+    }
+    endpoint = net_endpoint(protocol, "pingpong");
 
-    evpl     = net_loop_create();
+    evpl     = loop_create();
     listener = evpl_listener_create();
     binding  = evpl_listener_attach(evpl, listener, server_attach, NULL);
     test_assert_eq(evpl_listen(listener, protocol, endpoint), 0);
