@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test.h"
+
 struct child_result {
     int  status;     /* waitpid() status */
     char err[16384]; /* what the child wrote to stderr (truncated) */
@@ -60,6 +62,9 @@ run_in_child(void (*fn)(void *), void *arg, struct child_result *res)
         setrlimit(RLIMIT_CORE, &nocore); /* expected aborts need no core file */
         dup2(fileno(out), STDOUT_FILENO);
         dup2(fileno(err), STDERR_FILENO);
+        /* The parent checks the scenario's log itself; a leak report still
+         * fails the child (harness sink, common/test.c). */
+        evpl_test_log_expect_errors();
         fn(arg);
         fflush(stdout);
         exit(0);
