@@ -186,3 +186,59 @@ evpl_test_log_leaks(void)
     pthread_mutex_unlock(&test_log_lock);
     return n;
 }
+
+/*
+ * What must be available on CI and on any Debian 12 machine with the
+ * README's packages (scripts/install-deps.sh): a test that needs one of
+ * these fails instead of skipping when it is missing, so that a broken
+ * detection (io_uring, TLS, ...) cannot turn tests into green skips.
+ * RDMA-CM and XLIO need hardware and are not listed.  EVPL_TEST_NOT_REQUIRED
+ * (comma-separated names) excuses some on a machine that knowingly lacks
+ * them.  core/required_capabilities.c checks every entry.
+ */
+const char *const evpl_test_required_protocols[] = {
+    "DATAGRAM_SOCKET_UDP", "STREAM_SOCKET_TCP", "STREAM_SOCKET_UNIX",
+    "STREAM_IO_URING_TCP", "STREAM_SOCKET_TLS", "DATAGRAM_TCP_RDMA",
+    "STREAM_INPROC",       "DATAGRAM_INPROC",   NULL};
+const char *const evpl_test_required_block[] = {"IO_URING", "LIBAIO", NULL};
+const char *const evpl_test_required_tools[] = {"openssl", "pkg-config", "promtool", "unshare",
+                                                NULL};
+
+static int
+test_listed(const char *const *list, const char *name)
+{
+    for (int i = 0; list[i] != NULL; i++) {
+        if (strcmp(list[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+evpl_test_required(const char *name)
+{
+    const char *excused = getenv("EVPL_TEST_NOT_REQUIRED");
+
+    if (excused != NULL) {
+        size_t len = strlen(name);
+
+        for (const char *p = excused; (p = strstr(p, name)) != NULL; p += len) {
+            if ((p == excused || p[-1] == ',') && (p[len] == '\0' || p[len] == ',')) {
+                return 0;
+            }
+        }
+    }
+    return test_listed(evpl_test_required_protocols, name) ||
+           test_listed(evpl_test_required_block, name) ||
+           test_listed(evpl_test_required_tools, name);
+}
+
+void
+evpl_test_unavailable(const char *name, const char *why)
+{
+    if (evpl_test_required(name)) {
+        test_fail("%s is required on this machine (tests/common/test.c) but %s", name, why);
+    }
+    test_skip("%s %s", name, why);
+}

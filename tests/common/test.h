@@ -131,3 +131,18 @@ void evpl_test_log_observe(evpl_log_fn fn);
 /* Unexpected error lines so far; leak reports so far (expected or not). */
 int evpl_test_log_unexpected(void);
 int evpl_test_log_leaks(void);
+
+/*
+ * Required capabilities (common/test.c): protocol names, block backend
+ * names ("IO_URING", "LIBAIO") and tools that must exist on CI and on a
+ * Debian 12 machine set up by scripts/install-deps.sh.
+ */
+extern const char *const evpl_test_required_protocols[];
+extern const char *const evpl_test_required_block[];
+extern const char *const evpl_test_required_tools[];
+
+/* Is name required here (listed, and not excused by EVPL_TEST_NOT_REQUIRED)? */
+int evpl_test_required(const char *name);
+
+/* name is missing (why says how): fail if it is required, else skip. */
+__attribute__((noreturn)) void evpl_test_unavailable(const char *name, const char *why);

@@ -33,7 +33,7 @@ static inline void
 tls_require_openssl_cli(void)
 {
     if (system("openssl version >/dev/null 2>&1") != 0) {
-        test_skip("the openssl command-line tool is not installed");
+        evpl_test_unavailable("openssl", "(the command-line tool) is not installed");
     }
 }
 
