@@ -90,6 +90,29 @@ child_aborted(const struct child_result *res)
     return WIFSIGNALED(res->status) && WTERMSIG(res->status) == SIGABRT;
 }
 
+/*
+ * Did the child abort with the library's fatal message (the harness sink's
+ * "level=fatal" line) containing msg?  Any SIGABRT is not enough: under
+ * ASAN_OPTIONS=abort_on_error=1 a sanitizer report also ends in SIGABRT.
+ */
+static inline int
+child_aborted_with(const struct child_result *res, const char *msg)
+{
+    if (!child_aborted(res) || strstr(res->err, "Sanitizer") != NULL ||
+        strstr(res->err, "runtime error:") != NULL) {
+        return 0;
+    }
+    for (const char *p = res->err; (p = strstr(p, "level=fatal")) != NULL; p++) {
+        const char *end = strchr(p, '\n');
+        const char *hit = strstr(p, msg);
+
+        if (hit != NULL && (end == NULL || hit < end)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Fail the test with the child's stderr when cond does not hold. */
 #define child_expect(cond, res, what)                                                              \
     do {                                                                                           \
