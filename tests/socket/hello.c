@@ -68,6 +68,8 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     char word[6] = {0};
 
     (void) data;
+    test_assert_msg(atomic_load(&server_done) == 0, "server: notification %u after DISCONNECTED",
+                    notify->notify_type);
     switch (notify->notify_type) {
     case EVPL_NOTIFY_CONNECTED:
         check_addresses(bind);
@@ -83,7 +85,7 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         }
         break;
     case EVPL_NOTIFY_DISCONNECTED:
-        atomic_store(&server_done, 1);
+        atomic_fetch_add(&server_done, 1); /* exactly once, checked at the end */
         break;
     }
 }
@@ -108,6 +110,8 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     char word[6] = {0};
 
     (void) data;
+    test_assert_msg(atomic_load(&client_done) == 0, "client: notification %u after DISCONNECTED",
+                    notify->notify_type);
     switch (notify->notify_type) {
     case EVPL_NOTIFY_CONNECTED:
         test_assert_eq(client_state, 0);
@@ -124,7 +128,7 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         break;
     case EVPL_NOTIFY_DISCONNECTED:
         test_assert_eq(client_state, 2);
-        atomic_store(&client_done, 1);
+        atomic_fetch_add(&client_done, 1);
         break;
     }
 }
@@ -171,5 +175,8 @@ main(int argc, char **argv)
     evpl_destroy(evpl);
     evpl_endpoint_close(endpoint);
     test_assert_eq(atomic_load(&logged_errors), 0);
+    /* DISCONNECTED exactly once per end, teardown included. */
+    test_assert_eq(atomic_load(&server_done), 1);
+    test_assert_eq(atomic_load(&client_done), 1);
     return 0;
 }
