@@ -14,7 +14,7 @@ static enum evpl_protocol_id protocol;
 static struct evpl_endpoint *endpoint;
 static int                   use_segment;
 static atomic_int            server_done, client_done;
-static unsigned int          client_seq;
+static unsigned int          client_seq, server_seq;
 
 static int
 record_segment(struct evpl *evpl, struct evpl_bind *bind, void *data)
@@ -66,7 +66,6 @@ static void
 server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *data)
 {
     unsigned char rec[RECORD];
-    unsigned int  seq;
 
     (void) data;
     switch (notify->notify_type) {
@@ -76,8 +75,10 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     case EVPL_NOTIFY_RECV_DATA:
         test_assert(notify->notify_type == EVPL_NOTIFY_RECV_MSG || !use_segment);
         while (take_record(evpl, bind, notify, rec)) {
-            memcpy(&seq, rec, sizeof(seq));
-            check(rec, seq);
+            /* In order and intact: the next sequence number, not the one the
+             * record claims. */
+            check(rec, server_seq);
+            server_seq++;
             evpl_send(evpl, bind, rec, RECORD);
             if (notify->notify_type == EVPL_NOTIFY_RECV_MSG) {
                 break;
@@ -175,6 +176,7 @@ main(int argc, char **argv)
     pthread_create(&thread, NULL, client_thread, NULL);
     net_run_until(evpl, &server_done, 50);
     pthread_join(thread, NULL);
+    test_assert_eq(server_seq, ROUNDS);
 
     evpl_listener_detach(evpl, binding);
     evpl_listener_destroy(listener);
