@@ -1,4 +1,5 @@
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
@@ -241,4 +242,33 @@ evpl_test_unavailable(const char *name, const char *why)
         test_fail("%s is required on this machine (tests/common/test.c) but %s", name, why);
     }
     test_skip("%s %s", name, why);
+}
+
+static void
+test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+        test_fail("cannot write '%s' to %s", text, path);
+    }
+}
+
+void
+evpl_test_unshare(int flags)
+{
+    char  map[64];
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+
+    /* A user namespace makes the other namespaces available without root,
+     * as unshare -r does for the netns tests; this user is root inside. */
+    if (unshare(CLONE_NEWUSER | flags) != 0) {
+        evpl_test_unavailable("unshare", "(a user namespace) failed");
+    }
+    test_write_file("/proc/self/setgroups", "deny");
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned int) uid);
+    test_write_file("/proc/self/uid_map", map);
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned int) gid);
+    test_write_file("/proc/self/gid_map", map);
 }

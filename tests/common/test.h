@@ -146,3 +146,10 @@ int evpl_test_required(const char *name);
 
 /* name is missing (why says how): fail if it is required, else skip. */
 __attribute__((noreturn)) void evpl_test_unavailable(const char *name, const char *why);
+
+/*
+ * Enter new namespaces (CLONE_NEWNS, CLONE_NEWNET, ...) inside a new user
+ * namespace, so that no root is needed; fails the test when that is
+ * impossible.  Call before any thread exists (before evpl_init()).
+ */
+void evpl_test_unshare(int flags);
