@@ -3,9 +3,12 @@
  * bytes to the endpoint, trimming the last iovec needed; with TAKE_REF the
  * iovecs beyond length are released by the library, with flags 0 the caller
  * keeps (and here at once releases) its reference while the bytes still go
- * out; nbufvecs == 0 sends nothing.  The harness's leak check at
+ * out; nbufvecs == 0 sends nothing.  The stream receive functions refuse a
+ * datagram bind (-1, EINVAL, *length 0).  The harness's leak check at
  * evpl_destroy() proves every reference was dropped exactly once.
  */
+#include <errno.h>
+
 #include "net_test.h"
 
 static int  datagrams, disconnected;
@@ -63,6 +66,20 @@ main(int argc, char **argv)
     sender   = net_udp_bind(evpl, "127.0.0.1", send_notify, NULL, &ep_send, NULL);
     receiver = net_udp_bind(evpl, "127.0.0.1", recv_notify, NULL, &ep_recv, NULL);
     test_assert(receiver != NULL);
+
+    {
+        char              buf[8];
+        struct evpl_iovec v[2];
+        int               length = 5;
+
+        errno = 0;
+        test_assert_eq(evpl_recv(evpl, receiver, buf, sizeof(buf), 0), -1);
+        test_assert_eq(errno, EINVAL);
+        test_assert_eq(evpl_peek(evpl, receiver, buf, sizeof(buf)), -1);
+        test_assert_eq(evpl_peekv(evpl, receiver, v, 2, 8), -1);
+        test_assert_eq(evpl_recvv(evpl, receiver, v, 2, 8, &length), -1);
+        test_assert_eq(length, 0);
+    }
 
     /* 12 bytes offered, 6 sent: "abcd", "ef" of "efgh"; "ijkl" released. */
     alloc_text(evpl, &iov[0], "abcd");
