@@ -18,7 +18,8 @@
  *   - an accepted connection's local address is concrete (127.0.0.1) when
  *     the listener listens on 0.0.0.0;
  *   - a second evpl_close() is a no-op and evpl_bind_is_closing() says 1
- *     after it, 0 inside CONNECTED.
+ *     after it, 0 inside CONNECTED, 1 on the server once the peer's end of
+ *     stream was seen.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -171,6 +172,11 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *n, 
         test_assert_msg(strcmp(local, expect_local) == 0,
                         "accepted bind's local address '%s', expected '%s' (listener on 0.0.0.0)",
                         local, expect_local);
+    }
+    if (n->notify_type == EVPL_NOTIFY_DISCONNECTED) {
+        /* The server never closed: the peer's end of stream alone made the
+         * close underway (API 6.9). */
+        test_assert_eq(evpl_bind_is_closing(bind), 1);
     }
     if (n->notify_type != EVPL_NOTIFY_RECV_DATA) {
         return;
