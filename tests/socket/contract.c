@@ -26,10 +26,11 @@
 
 #include "net_test.h"
 
-#define REQUEST     "0123456789"
 #define REQUEST_LEN 10
-#define REPLY       "abcdefXYZ" /* "abcdef" trimmed from 12 bytes, then "XYZ" */
-#define REPLY_LEN   9
+
+static const char REQUEST[] = "0123456789";
+#define REPLY     "abcdefXYZ" /* "abcdef" trimmed from 12 bytes, then "XYZ" */
+#define REPLY_LEN 9
 
 struct side {
     const char       *name;
