@@ -69,8 +69,19 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
 
     (void) data;
     switch (notify->notify_type) {
-    case EVPL_NOTIFY_RECV_MSG:
+    case EVPL_NOTIFY_RECV_MSG: {
+        unsigned char     probe[8];
+        struct evpl_iovec iov[2];
+        int               length = 5;
+
         test_assert(use_segment);
+        /* A bind with a segment callback refuses evpl_recv/evpl_recvv
+         * (-1, *length 0) but allows evpl_peek (API 6.7). */
+        test_assert_eq(evpl_recv(evpl, bind, probe, sizeof(probe), 0), -1);
+        test_assert_eq(evpl_recvv(evpl, bind, iov, 2, 8, &length), -1);
+        test_assert_eq(length, 0);
+        test_assert(evpl_peek(evpl, bind, probe, sizeof(probe)) >= 0);
+    }
         /* fallthrough */
     case EVPL_NOTIFY_RECV_DATA:
         test_assert(notify->notify_type == EVPL_NOTIFY_RECV_MSG || !use_segment);
