@@ -57,4 +57,25 @@ if [ "$skipped" -gt 0 ]; then
     done
 fi
 echo "ctest: $passed passed, $failed failed, $skipped skipped"
+
+# A skip that is not in tests/allowed-skips.txt fails the run: a capability
+# the machine should have (io_uring, TLS, a tool install-deps.sh installs)
+# that turns tests into skips must not leave CI green.
+allowed_file="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/allowed-skips.txt"
+if [ "$skipped" -gt 0 ]; then
+    allowed=$(grep -vE '^[[:space:]]*(#|$)' "$allowed_file" | paste -sd '|' -)
+    if [ -n "${EVPL_ALLOWED_SKIPS_EXTRA:-}" ]; then
+        allowed="${allowed:+$allowed|}${EVPL_ALLOWED_SKIPS_EXTRA}"
+    fi
+    unexpected=""
+    for name in $names; do
+        if ! printf '%s\n' "$name" | grep -qxE "(${allowed:-^$})"; then
+            unexpected="$unexpected $name"
+        fi
+    done
+    if [ -n "$unexpected" ]; then
+        echo "FAIL: skipped but not in tests/allowed-skips.txt:$unexpected"
+        [ "$rc" -ne 0 ] || rc=1
+    fi
+fi
 exit "$rc"

@@ -3,10 +3,10 @@
 # server and client invocations (JSON and summary), UDP, unix and
 # in-process protocols, data framing, several flows and threads, the live
 # progress line, the block workload on a temporary file (io_uring and
-# libaio, each skipped when unavailable) and the setup errors that reach the
+# libaio, both required: see tests/common/test.c) and the setup errors that reach the
 # library.  Every run's figures must be consistent (ops > 0, bytes = ops x
 # size, ordered non-zero percentiles).  Exit 0 pass, 1 fail.
-set -u
+set -uo pipefail
 BENCH=${1:?usage: modes.sh PATH/TO/evpl-bench}
 TMP=$(mktemp -d)
 server_pid=
@@ -136,8 +136,14 @@ for backend in IO_URING LIBAIO; do
         --depth 8 --client-threads 2 "${blk[@]}" >"$TMP/blk.json" 2>"$TMP/blk.err"
     rc=$?
     if [ $rc -eq 3 ]; then
-        echo "skip block $backend: $(cat "$TMP/blk.err")"
-        continue
+        # Both backends are required capabilities (tests/common/test.c).
+        case ",${EVPL_TEST_NOT_REQUIRED:-}," in
+        *,$backend,*)
+            echo "block $backend unavailable (excused): $(cat "$TMP/blk.err")"
+            continue
+            ;;
+        esac
+        fail "block $backend unavailable, but it is required: $(cat "$TMP/blk.err")"
     fi
     [ $rc -eq 0 ] || { cat "$TMP/blk.err" >&2; fail "block $backend exited $rc"; }
     check_json "$TMP/blk.json" 4096

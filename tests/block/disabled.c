@@ -16,6 +16,8 @@ main(int argc, char **argv)
     struct evpl_global_config  *config = evpl_test_config(argc, argv);
     struct evpl_block_device   *dev;
     const char                 *path;
+    /* Opening a disabled backend is refused with an error log. */
+    evpl_test_log_expect("is disabled by the global config");
 
     if (off == EVPL_BLOCK_PROTOCOL_IO_URING) {
         evpl_global_config_set_io_uring_enabled(config, 0);

@@ -22,9 +22,10 @@ main(int argc, char **argv)
     int                         status = 0, writes = 0;
 
     dir = blk_scratch_dir("/tmp");
-    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+    evpl_test_unshare(CLONE_NEWNS);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
         mount("evpl-enospc", dir, "tmpfs", 0, "size=1m") != 0) {
-        test_skip("cannot mount a small tmpfs here: %s", strerror(errno));
+        test_fail("cannot mount a small tmpfs in a private mount namespace: %s", strerror(errno));
     }
 
     evpl_test_init(argc, argv);

@@ -12,6 +12,24 @@
 
 #include "block_test.h"
 
+static int unusable_reports;
+
+static void
+count_reports(const char *level, const char *module, const char *srcfile, int lineno,
+              const char *fmt, va_list argp)
+{
+    char line[512];
+
+    (void) level;
+    (void) module;
+    (void) srcfile;
+    (void) lineno;
+    vsnprintf(line, sizeof(line), fmt, argp);
+    if (strstr(line, "io_uring is unusable here")) {
+        __atomic_add_fetch(&unusable_reports, 1, __ATOMIC_RELAXED);
+    }
+}
+
 #if defined(__x86_64__)
 #define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
@@ -36,6 +54,9 @@ main(int argc, char **argv)
     struct evpl_block_queue  *q;
     struct evpl              *evpl;
     const char               *path;
+    /* io_uring blocked by seccomp is reported, once per refused open. */
+    evpl_test_log_expect("io_uring is unusable here");
+    evpl_test_log_observe(count_reports);
 
     path = blk_sparse_file(blk_scratch_dir(NULL), "seccomp", 1 << 20);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
@@ -46,7 +67,11 @@ main(int argc, char **argv)
 
     evpl_test_init(argc, argv);
     test_assert(evpl_block_open_device(EVPL_BLOCK_PROTOCOL_IO_URING, path) == NULL);
+    int after_first = __atomic_load_n(&unusable_reports, __ATOMIC_RELAXED);
     test_assert(evpl_block_open_device(EVPL_BLOCK_PROTOCOL_IO_URING, path) == NULL);
+    /* One line per refused open (plus the probe's own, once). */
+    test_assert_eq(__atomic_load_n(&unusable_reports, __ATOMIC_RELAXED), after_first + 1);
+    test_assert_eq(after_first, 2);
 
     dev = evpl_block_open_device(EVPL_BLOCK_PROTOCOL_LIBAIO, path);
     test_assert(dev != NULL);

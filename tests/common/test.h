@@ -105,3 +105,51 @@ void evpl_test_init(int argc, char **argv);
 
 /* The mechanism name the test runs under ("epoll", "select", "default"). */
 const char *evpl_test_mech_name(int argc, char **argv);
+
+/*
+ * The harness log sink (common/test.c), installed before main() in every
+ * test program: every line goes to stderr, and an "error" or "fatal" line
+ * the test did not declare -- a leak report of evpl_destroy() included --
+ * turns an exit status of 0 into 1.  Tests must not replace it with
+ * evpl_set_log_fn(); they watch lines with evpl_test_log_observe() instead.
+ * (core/logging_default.c, which checks the library's default sink, defines
+ * `const int evpl_test_default_log_sink = 1;` to keep it out.)
+ */
+
+extern const int evpl_test_default_log_sink __attribute__((weak));
+
+/* Error lines containing substring are expected (do not fail the test). */
+void evpl_test_log_expect(const char *substring);
+
+/* Every error line is expected, except leak reports: for forked scenarios
+ * whose parent checks the child's log itself (core/init_child.h). */
+void evpl_test_log_expect_errors(void);
+
+/* Also hand every line to fn (after the harness has counted it). */
+void evpl_test_log_observe(evpl_log_fn fn);
+
+/* Unexpected error lines so far; leak reports so far (expected or not). */
+int evpl_test_log_unexpected(void);
+int evpl_test_log_leaks(void);
+
+/*
+ * Required capabilities (common/test.c): protocol names, block backend
+ * names ("IO_URING", "LIBAIO") and tools that must exist on CI and on a
+ * Debian 12 machine set up by scripts/install-deps.sh.
+ */
+extern const char *const evpl_test_required_protocols[];
+extern const char *const evpl_test_required_block[];
+extern const char *const evpl_test_required_tools[];
+
+/* Is name required here (listed, and not excused by EVPL_TEST_NOT_REQUIRED)? */
+int evpl_test_required(const char *name);
+
+/* name is missing (why says how): fail if it is required, else skip. */
+__attribute__((noreturn)) void evpl_test_unavailable(const char *name, const char *why);
+
+/*
+ * Enter new namespaces (CLONE_NEWNS, CLONE_NEWNET, ...) inside a new user
+ * namespace, so that no root is needed; fails the test when that is
+ * impossible.  Call before any thread exists (before evpl_init()).
+ */
+void evpl_test_unshare(int flags);

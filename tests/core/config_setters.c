@@ -180,7 +180,7 @@ configs_without_init(void *arg)
     struct evpl_global_config *c;
 
     (void) arg;
-    evpl_set_log_fn(sink, NULL);
+    evpl_test_log_observe(sink);
 
     c = evpl_global_config_init();
     test_assert(c != NULL);
@@ -205,7 +205,7 @@ datagram_clamp(void *arg)
     struct evpl_global_config *c = evpl_global_config_init();
 
     (void) arg;
-    evpl_set_log_fn(sink, NULL);
+    evpl_test_log_observe(sink);
     evpl_global_config_set_buffer_size(c, 16384);
     evpl_global_config_set_slab_size(c, 16 << 20);
     evpl_global_config_set_max_datagram_size(c, 65536);

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test.h"
+
 struct child_result {
     int  status;     /* waitpid() status */
     char err[16384]; /* what the child wrote to stderr (truncated) */
@@ -60,6 +62,9 @@ run_in_child(void (*fn)(void *), void *arg, struct child_result *res)
         setrlimit(RLIMIT_CORE, &nocore); /* expected aborts need no core file */
         dup2(fileno(out), STDOUT_FILENO);
         dup2(fileno(err), STDERR_FILENO);
+        /* The parent checks the scenario's log itself; a leak report still
+         * fails the child (harness sink, common/test.c). */
+        evpl_test_log_expect_errors();
         fn(arg);
         fflush(stdout);
         exit(0);
@@ -83,6 +88,29 @@ static inline int
 child_aborted(const struct child_result *res)
 {
     return WIFSIGNALED(res->status) && WTERMSIG(res->status) == SIGABRT;
+}
+
+/*
+ * Did the child abort with the library's fatal message (the harness sink's
+ * "level=fatal" line) containing msg?  Any SIGABRT is not enough: under
+ * ASAN_OPTIONS=abort_on_error=1 a sanitizer report also ends in SIGABRT.
+ */
+static inline int
+child_aborted_with(const struct child_result *res, const char *msg)
+{
+    if (!child_aborted(res) || strstr(res->err, "Sanitizer") != NULL ||
+        strstr(res->err, "runtime error:") != NULL) {
+        return 0;
+    }
+    for (const char *p = res->err; (p = strstr(p, "level=fatal")) != NULL; p++) {
+        const char *end = strchr(p, '\n');
+        const char *hit = strstr(p, msg);
+
+        if (hit != NULL && (end == NULL || hit < end)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Fail the test with the child's stderr when cond does not hold. */

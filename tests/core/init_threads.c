@@ -90,6 +90,7 @@ main(int argc, char **argv)
     }
 
     run_in_child(race, (void *) 1, &res);
-    child_expect(child_aborted(&res), &res, "evpl_init() after implicit init must abort");
+    child_expect(child_aborted_with(&res, "already initialised"), &res,
+                 "evpl_init() after implicit init must abort");
     return 0;
 }

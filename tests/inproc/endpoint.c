@@ -67,6 +67,12 @@ main(int argc, char **argv)
     struct evpl                  *evpl;
     struct evpl_bind             *bind;
     struct conn                   clients[2] = {0}, lost = {0}, wrong = {0};
+    /* Invalid endpoint names are refused with an error log. */
+    evpl_test_log_expect("invalid local endpoint");
+    evpl_test_log_expect("invalid in-process name");
+    evpl_test_log_expect("cannot use endpoint");
+    evpl_test_log_expect("is already being listened on");
+    evpl_test_log_expect("failed: Address already in use");
 
     evpl_test_init(argc, argv);
 

@@ -87,6 +87,9 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     struct client *c = arg;
     unsigned char  reply[REPLY];
 
+    test_assert_msg(atomic_load(&c->disconnected) == 0,
+                    "client: notification %u after DISCONNECTED", notify->notify_type);
+
     switch (notify->notify_type) {
     case EVPL_NOTIFY_CONNECTED:
         atomic_store(&c->connected, 1);
@@ -104,7 +107,7 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         break;
     case EVPL_NOTIFY_DISCONNECTED:
         test_assert_msg(atomic_load(&c->got_reply), "DISCONNECTED before the reply");
-        atomic_store(&c->disconnected, 1);
+        atomic_fetch_add(&c->disconnected, 1);
         break;
     default:
         test_fail("client: unexpected notification %u", notify->notify_type);
@@ -133,10 +136,12 @@ idle_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notif
 
     (void) evpl;
     (void) bind;
+    test_assert_msg(atomic_load(&c->disconnected) == 0, "notification %u after DISCONNECTED",
+                    notify->notify_type);
     if (notify->notify_type == EVPL_NOTIFY_CONNECTED) {
         atomic_store(&c->connected, 1);
     } else if (notify->notify_type == EVPL_NOTIFY_DISCONNECTED) {
-        atomic_store(&c->disconnected, 1);
+        atomic_fetch_add(&c->disconnected, 1);
     }
 }
 
@@ -150,7 +155,7 @@ destroy_client(void *arg)
     tt_run_until(evpl, &c->connected, 30);
     /* Destroy while connected: the DISCONNECTED comes inside the call. */
     evpl_destroy(evpl);
-    test_assert(atomic_load(&c->disconnected));
+    test_assert_eq(atomic_load(&c->disconnected), 1);
     return NULL;
 }
 
@@ -189,5 +194,8 @@ main(int argc, char **argv)
     evpl_listener_detach(evpl, binding);
     evpl_destroy(evpl);
     evpl_endpoint_close(endpoint);
+    /* DISCONNECTED exactly once per bind, teardown included. */
+    test_assert_eq(atomic_load(&c1.disconnected), 1);
+    test_assert_eq(atomic_load(&server_disc), 2);
     return 0;
 }

@@ -225,6 +225,14 @@ main(int argc, char **argv)
     struct evpl_listener         *listener;
     struct evpl_listener_binding *binding;
     pthread_t                     thread;
+    /*
+     * KNOWN (issue 18): a loop destroyed while a peer loop still holds the
+     * buffers it sent (in flight on the in-process transport) reports them
+     * as leaked by the application.  The report is misleading, not a leak
+     * of this test; expected until the library attributes such buffers to
+     * the receiving loop.
+     */
+    evpl_test_log_expect("still holds references");
 
     evpl_test_init(argc, argv);
     protocol = tt_protocol(argc, argv, 2, "STREAM_INPROC");

@@ -66,6 +66,8 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     int               n, len;
 
     (void) arg;
+    test_assert_msg(atomic_load(&server_disc) == 0, "server: notification %u after DISCONNECTED",
+                    notify->notify_type);
     switch (notify->notify_type) {
     case EVPL_NOTIFY_RECV_DATA:
         while ((n = evpl_recvv(evpl, bind, iov, 8, LEN * 4, &len)) > 0) {
@@ -83,7 +85,7 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         }
         break;
     case EVPL_NOTIFY_DISCONNECTED:
-        atomic_store(&server_disc, 1);
+        atomic_fetch_add(&server_disc, 1); /* exactly once, checked at the end */
         break;
     default:
         break;
@@ -114,6 +116,8 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     struct client *c = arg;
 
     (void) bind;
+    test_assert_msg(atomic_load(&c->done) == 0, "client: notification %u after DISCONNECTED",
+                    notify->notify_type);
     if (notify->notify_type == EVPL_NOTIFY_SENT) {
         c->acked += notify->sent.bytes;
         if (c->acked == 3 * LEN && c->global.data) {
@@ -121,7 +125,7 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
             evpl_iovec_release(evpl, &c->global);
         }
     } else if (notify->notify_type == EVPL_NOTIFY_DISCONNECTED) {
-        atomic_store(&c->done, 1);
+        atomic_fetch_add(&c->done, 1);
     }
 }
 
@@ -207,5 +211,8 @@ main(int argc, char **argv)
     evpl_listener_detach(evpl, binding);
     evpl_destroy(evpl);
     evpl_endpoint_close(endpoint);
+    /* DISCONNECTED exactly once per end, teardown included. */
+    test_assert_eq(atomic_load(&server_disc), 1);
+    test_assert_eq(atomic_load(&c.done), 1);
     return 0;
 }

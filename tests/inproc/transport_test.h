@@ -25,7 +25,7 @@ tt_protocol(int argc, char **argv, int index, const char *def)
     const char           *name = argc > index ? argv[index] : def;
 
     if (evpl_protocol_lookup(&id, name) != 0) {
-        test_skip("protocol %s not available", name);
+        evpl_test_unavailable(name, "is not available (protocol lookup failed)");
     }
     return id;
 }

@@ -17,10 +17,14 @@ CC=${EVPL_CC:-cc}
 read -r -a CFLAGS <<<"${EVPL_CFLAGS:-}"
 read -r -a LDFLAGS <<<"${EVPL_LDFLAGS:-}"
 
-if ! command -v pkg-config >/dev/null 2>&1; then
-    echo "SKIP: pkg-config is not installed (scripts/install-deps.sh installs it)"
-    exit 77
-fi
+# Both are required (scripts/install-deps.sh installs pkg-config; ldd comes
+# with libc): a missing one fails instead of skipping or dropping a check.
+for tool in pkg-config ldd; do
+    if ! command -v $tool >/dev/null 2>&1; then
+        echo "FAIL: $tool is not installed (scripts/install-deps.sh installs pkg-config)"
+        exit 1
+    fi
+done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/evpl-install-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -55,16 +59,14 @@ step "find_package(evpl) consumer"
 "$work/cmake-build/consumer_shared"
 "$work/cmake-build/consumer_static"
 # The shared consumer must use the installed library, not the build tree's.
-if command -v ldd >/dev/null 2>&1; then
-    # Capture first: with pipefail, `ldd | grep -q` fails whenever grep exits
-    # at its first match before ldd has written everything (SIGPIPE).
-    deps=$(ldd "$work/cmake-build/consumer_shared")
-    grep -q "$prefix" <<<"$deps" || {
-        echo "FAIL: consumer_shared does not load libevpl from $prefix"
-        ldd "$work/cmake-build/consumer_shared"
-        exit 1
-    }
-fi
+# Capture first: with pipefail, `ldd | grep -q` fails whenever grep exits at
+# its first match before ldd has written everything (SIGPIPE).
+deps=$(ldd "$work/cmake-build/consumer_shared")
+grep -q "$prefix" <<<"$deps" || {
+    echo "FAIL: consumer_shared does not load libevpl from $prefix"
+    ldd "$work/cmake-build/consumer_shared"
+    exit 1
+}
 
 step "pkg-config consumer"
 PKG_CONFIG_PATH=$(dirname "$pcfile")

@@ -157,7 +157,7 @@ main(int argc, char **argv)
     struct evpl                  *evpl;
     struct timespec               start, now;
 
-    evpl_set_log_fn(sink, NULL);
+    evpl_test_log_observe(sink);
     evpl_init(config);
     protocol = net_protocol(argc, argv);
     endpoint = net_endpoint(protocol, "window");

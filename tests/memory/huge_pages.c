@@ -50,6 +50,15 @@ main(int argc, char **argv)
     for (int i = 0; i < 6; i++) {
         test_assert(memory_test_check(&iov[i], (unsigned char) i));
     }
+    if (free_pages >= 6 && page_kb == 2048) {
+        /* The slabs really are hugetlb memory: three 4 MiB slabs hold six
+         * 2 MiB pages while the buffers are in use. */
+        long now_free = meminfo("HugePages_Free:");
+
+        test_assert_msg(now_free <= free_pages - 6,
+                        "HugePages_Free %ld -> %ld: the slabs are not on huge pages", free_pages,
+                        now_free);
+    }
     evpl_iovecs_release(evpl, iov, 6);
 
     fprintf(stderr, "HugePages_Free %ld (page %ld kB), fallback reports %d\n", free_pages, page_kb,

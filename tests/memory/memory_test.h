@@ -26,6 +26,10 @@ memory_test_log(const char *level, const char *module, const char *srcfile, int 
 {
     char line[512];
 
+    (void) level;
+    (void) module;
+    (void) srcfile;
+    (void) lineno;
     vsnprintf(line, sizeof(line), fmt, argp);
     pthread_mutex_lock(&memory_test_log_lock);
     if (strstr(line, "still holds references")) {
@@ -36,7 +40,6 @@ memory_test_log(const char *level, const char *module, const char *srcfile, int 
         memory_test_huge_reports++;
     }
     pthread_mutex_unlock(&memory_test_log_lock);
-    fprintf(stderr, "[%s %s %s:%d] %s\n", level, module, srcfile, lineno, line);
 }
 
 static inline int
@@ -56,7 +59,7 @@ memory_test_config(int argc, char **argv, uint64_t buffer_size, uint64_t slab_si
 {
     struct evpl_global_config *config = evpl_test_config(argc, argv);
 
-    evpl_set_log_fn(memory_test_log, NULL);
+    evpl_test_log_observe(memory_test_log);
     evpl_global_config_set_buffer_size(config, buffer_size);
     evpl_global_config_set_slab_size(config, slab_size);
     if (buffer_size < 65536) {

@@ -91,6 +91,8 @@ static void
 client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *data)
 {
     (void) data;
+    test_assert_msg(atomic_load(&client_done) == 0, "client: notification %u after DISCONNECTED",
+                    notify->notify_type);
     switch (notify->notify_type) {
     case EVPL_NOTIFY_CONNECTED:
         test_assert(strcmp(scenario, "refused") != 0);
@@ -118,7 +120,7 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         test_fail("client received data");
         break;
     case EVPL_NOTIFY_DISCONNECTED:
-        atomic_store(&client_done, 1);
+        atomic_fetch_add(&client_done, 1); /* exactly once, checked in main */
         break;
     }
 }
@@ -218,6 +220,7 @@ main(int argc, char **argv)
         net_run_until(evpl, &client_done, 20);
         test_assert(!atomic_load(&client_connected));
         evpl_destroy(evpl);
+        test_assert_eq(atomic_load(&client_done), 1);
         return 0;
     }
 
@@ -250,5 +253,10 @@ main(int argc, char **argv)
     evpl_listener_detach(evpl, binding);
     evpl_listener_destroy(listener);
     evpl_destroy(evpl);
+    /* DISCONNECTED exactly once per bind, teardown included. */
+    test_assert_eq(atomic_load(&server_disconnects), strcmp(scenario, "reset") == 0 ? 3 : 1);
+    if (strcmp(scenario, "reset") != 0) {
+        test_assert_eq(atomic_load(&client_done), 1);
+    }
     return 0;
 }

@@ -14,17 +14,16 @@
 
 static atomic_int logged_errors;
 
-/* Print everything as the default sink would, and count the errors. */
+/* Count the errors (the harness sink prints them). */
 static void
 log_sink(const char *level, const char *module, const char *srcfile, int lineno, const char *fmt,
          va_list argp)
 {
-    if (strcmp(level, "debug") == 0) {
-        return;
-    }
-    fprintf(stderr, "%s %s %s:%d: ", level, module, srcfile, lineno);
-    vfprintf(stderr, fmt, argp);
-    fputc('\n', stderr);
+    (void) module;
+    (void) srcfile;
+    (void) lineno;
+    (void) fmt;
+    (void) argp;
     if (strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0) {
         atomic_fetch_add(&logged_errors, 1);
     }
@@ -69,6 +68,8 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     char word[6] = {0};
 
     (void) data;
+    test_assert_msg(atomic_load(&server_done) == 0, "server: notification %u after DISCONNECTED",
+                    notify->notify_type);
     switch (notify->notify_type) {
     case EVPL_NOTIFY_CONNECTED:
         check_addresses(bind);
@@ -84,7 +85,7 @@ server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         }
         break;
     case EVPL_NOTIFY_DISCONNECTED:
-        atomic_store(&server_done, 1);
+        atomic_fetch_add(&server_done, 1); /* exactly once, checked at the end */
         break;
     }
 }
@@ -109,6 +110,8 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
     char word[6] = {0};
 
     (void) data;
+    test_assert_msg(atomic_load(&client_done) == 0, "client: notification %u after DISCONNECTED",
+                    notify->notify_type);
     switch (notify->notify_type) {
     case EVPL_NOTIFY_CONNECTED:
         test_assert_eq(client_state, 0);
@@ -125,7 +128,7 @@ client_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *not
         break;
     case EVPL_NOTIFY_DISCONNECTED:
         test_assert_eq(client_state, 2);
-        atomic_store(&client_done, 1);
+        atomic_fetch_add(&client_done, 1);
         break;
     }
 }
@@ -153,7 +156,7 @@ main(int argc, char **argv)
     struct evpl                  *evpl;
     pthread_t                     thread;
 
-    evpl_set_log_fn(log_sink, NULL);
+    evpl_test_log_observe(log_sink);
     evpl_test_init(argc, argv);
     protocol = net_protocol(argc, argv);
     endpoint = net_endpoint(protocol, "hello");
@@ -172,5 +175,8 @@ main(int argc, char **argv)
     evpl_destroy(evpl);
     evpl_endpoint_close(endpoint);
     test_assert_eq(atomic_load(&logged_errors), 0);
+    /* DISCONNECTED exactly once per end, teardown included. */
+    test_assert_eq(atomic_load(&server_done), 1);
+    test_assert_eq(atomic_load(&client_done), 1);
     return 0;
 }

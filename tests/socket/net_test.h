@@ -24,7 +24,7 @@ net_protocol(int argc, char **argv)
     const char           *name = argc > 2 ? argv[2] : "STREAM_SOCKET_TCP";
 
     if (evpl_protocol_lookup(&id, name) != 0) {
-        test_skip("protocol %s not available", name);
+        evpl_test_unavailable(name, "is not available (protocol lookup failed)");
     }
     return id;
 }

@@ -71,7 +71,6 @@ attempt(struct evpl *evpl, const char *host, int want_connected, int want_echo, 
 int
 main(int argc, char **argv)
 {
-    int   status;
     pid_t child;
 
     netns_enter(argc, argv);
@@ -86,8 +85,7 @@ main(int argc, char **argv)
     /* Host B vanishes with its link (deleting one veth end deletes both,
      * synchronously, unlike a dying namespace). */
     test_assert(system("ip link del va") == 0);
-    kill(child, SIGKILL);
-    waitpid(child, &status, 0);
+    netns_stop_host_b(child);
     attempt(evpl, "10.99.0.2", 0, 0, 20);
 
     evpl_destroy(evpl);

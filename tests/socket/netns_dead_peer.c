@@ -165,7 +165,6 @@ int
 main(int argc, char **argv)
 {
     const char *which = argc > 3 ? argv[3] : "both";
-    int         status;
     pid_t       child;
 
     netns_enter(argc, argv);
@@ -185,7 +184,6 @@ main(int argc, char **argv)
 
     evpl_destroy(evpl);
     test_assert(system("ip link del va") == 0);
-    kill(child, SIGKILL);
-    waitpid(child, &status, 0);
+    netns_stop_host_b(child);
     return 0;
 }

@@ -3,7 +3,9 @@
  * its own user and network namespace) and host B (a forked child in a
  * network namespace of its own), joined by a veth pair -- va 10.99.0.1 on A,
  * vb 10.99.0.2 on B.  Host B runs an echo server on NETNS_PORT; everything
- * that cannot be set up skips the test (77).
+ * that cannot be set up fails the test with a message saying what (unshare
+ * is a required tool, tests/common/test.c); host B's own failure is reported
+ * when it is stopped (netns_stop_host_b).
  *
  *   netns_enter(argc, argv)          first thing in main(): re-executes the
  *                                    test under `unshare -rn` (argv kept)
@@ -17,6 +19,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -34,7 +37,7 @@ netns_enter(int argc, char **argv)
 
     if (getenv("EVPL_TEST_NETNS")) {
         if (system("ip link set lo up") != 0) {
-            test_skip("cannot configure the network namespace");
+            test_fail("cannot configure the network namespace (ip link set lo up)");
         }
         return;
     }
@@ -46,7 +49,7 @@ netns_enter(int argc, char **argv)
     }
     args[n] = NULL;
     execvp("unshare", args);
-    test_skip("cannot run unshare: namespaces unavailable");
+    evpl_test_unavailable("unshare", "cannot be run");
 }
 
 static void
@@ -97,12 +100,12 @@ netns_host_b(int argc, char **argv, int ready_fd, int go_fd,
     /* Host B must not outlive a failing host A (ctest would wait for it). */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (unshare(CLONE_NEWNET) != 0) {
-        _exit(TEST_EXIT_SKIP);
+        test_fail("host B: unshare(CLONE_NEWNET): %s", strerror(errno));
     }
     test_assert(write(ready_fd, &c, 1) == 1);
     test_assert(read(go_fd, &c, 1) == 1);
     if (system("ip link set lo up && ip addr add 10.99.0.2/24 dev vb && ip link set vb up") != 0) {
-        _exit(TEST_EXIT_SKIP);
+        test_fail("host B: cannot configure its end of the link");
     }
     start_server(argc, argv, ready_fd);
     _exit(0);
@@ -119,11 +122,17 @@ netns_start_host_b(int argc, char **argv, void (*start_server)(int argc, char **
     child = fork();
     test_assert(child >= 0);
     if (child == 0) {
+        close(ready[0]);
+        close(go[1]);
         netns_host_b(argc, argv, ready[1], go[0], start_server);
     }
+    /* Only host B may hold these ends: a B that dies makes read() return 0
+     * at once, instead of a ctest timeout. */
+    close(ready[1]);
+    close(go[0]);
     if (read(ready[0], &c, 1) != 1) {
         waitpid(child, &status, 0);
-        test_skip("host B could not create its namespace");
+        test_fail("host B could not create its namespace (status 0x%x)", status);
     }
     snprintf(cmd, sizeof(cmd),
              "ip link add va type veth peer name vb && ip link set vb netns %d && "
@@ -132,16 +141,27 @@ netns_start_host_b(int argc, char **argv, void (*start_server)(int argc, char **
     if (system(cmd) != 0) {
         kill(child, SIGKILL);
         waitpid(child, &status, 0);
-        test_skip("cannot create a veth pair");
+        test_fail("cannot create a veth pair");
     }
     test_assert(write(go[1], &c, 1) == 1);
     if (read(ready[0], &c, 1) != 1) {
         waitpid(child, &status, 0);
-        test_skip("host B could not start its server");
+        test_fail("host B could not start its server (status 0x%x)", status);
     }
     close(ready[0]);
-    close(ready[1]);
-    close(go[0]);
     close(go[1]);
     return child;
+}
+
+/* Stop host B; it must still have been running (a B that exited by itself
+ * failed, or skipped, and its status would otherwise be lost). */
+static inline void
+netns_stop_host_b(pid_t child)
+{
+    int status;
+
+    kill(child, SIGKILL);
+    test_assert(waitpid(child, &status, 0) == child);
+    test_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                    "host B ended by itself (status 0x%x) before it was stopped", status);
 }

@@ -24,7 +24,7 @@ static int                   use_segment;
 static int                   use_sleep;
 static unsigned int          rounds = ROUNDS;
 static atomic_int            server_done, client_done;
-static unsigned int          client_seq;
+static unsigned int          client_seq, server_seq;
 
 static int
 record_segment(struct evpl *evpl, struct evpl_bind *bind, void *data)
@@ -76,18 +76,30 @@ static void
 server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify, void *data)
 {
     unsigned char rec[RECORD];
-    unsigned int  seq;
 
     (void) data;
     switch (notify->notify_type) {
-    case EVPL_NOTIFY_RECV_MSG:
+    case EVPL_NOTIFY_RECV_MSG: {
+        unsigned char     probe[8];
+        struct evpl_iovec iov[2];
+        int               length = 5;
+
         test_assert(use_segment);
+        /* A bind with a segment callback refuses evpl_recv/evpl_recvv
+         * (-1, *length 0) but allows evpl_peek (API 6.7). */
+        test_assert_eq(evpl_recv(evpl, bind, probe, sizeof(probe), 0), -1);
+        test_assert_eq(evpl_recvv(evpl, bind, iov, 2, 8, &length), -1);
+        test_assert_eq(length, 0);
+        test_assert(evpl_peek(evpl, bind, probe, sizeof(probe)) >= 0);
+    }
         /* fallthrough */
     case EVPL_NOTIFY_RECV_DATA:
         test_assert(notify->notify_type == EVPL_NOTIFY_RECV_MSG || !use_segment);
         while (take_record(evpl, bind, notify, rec)) {
-            memcpy(&seq, rec, sizeof(seq));
-            check(rec, seq);
+            /* In order and intact: the next sequence number, not the one the
+             * record claims. */
+            check(rec, server_seq);
+            server_seq++;
             evpl_send(evpl, bind, rec, RECORD);
             if (notify->notify_type == EVPL_NOTIFY_RECV_MSG) {
                 break;
@@ -223,6 +235,7 @@ main(int argc, char **argv)
     pthread_create(&thread, NULL, client_thread, NULL);
     net_run_until(evpl, &server_done, 50);
     pthread_join(thread, NULL);
+    test_assert_eq(server_seq, ROUNDS);
 
     evpl_listener_detach(evpl, binding);
     evpl_listener_destroy(listener);

@@ -164,6 +164,8 @@ main(int argc, char **argv)
     } else if (strcmp(mode, "derived") == 0) {
         evpl_global_config_set_tcp_keepalive(config, 5, 2, 3);
         /* Refused (error log), the previous setting stays. */
+        evpl_test_log_expect("invalid TCP keepalive");
+        evpl_test_log_expect("user timeout");
         evpl_global_config_set_tcp_keepalive(config, 7, 0, 3);
         evpl_global_config_set_tcp_keepalive(config, 7, 1, 128);
         evpl_global_config_set_tcp_keepalive(config, 32768, 1, 1);

@@ -281,9 +281,7 @@ enter_small_mtu_namespace(void)
     struct ifreq ifr;
     int          fd;
 
-    if (unshare(CLONE_NEWNET) != 0) {
-        test_skip("cannot create a network namespace: %s", strerror(errno));
-    }
+    evpl_test_unshare(CLONE_NEWNET);
     fd = socket(AF_INET, SOCK_DGRAM, 0);
     test_assert(fd >= 0);
     memset(&ifr, 0, sizeof(ifr));

@@ -100,6 +100,9 @@ main(int argc, char **argv)
     char                          path[108], stale[108], notsock[108], abstract[64], want[160];
     struct stat                   st;
     int                           fd;
+    /* Listening on a path a live server holds is refused with an error log. */
+    evpl_test_log_expect("a live server is listening there");
+    evpl_test_log_expect("evpl_listen: STREAM_SOCKET_UNIX on");
 
     evpl_test_init(argc, argv);
     evpl = net_loop_create();

@@ -9,8 +9,14 @@
 #include <time.h>
 #include "test.h"
 
-/* Generous for sanitizer builds on loaded machines; a lost wakeup hangs. */
-#define PROMPT_NS (2ull * 1000 * 1000 * 1000)
+/*
+ * The failure this catches is a lost wakeup, and with wait_ms -1 that hangs
+ * for ever; any finite bound far above scheduling noise catches it.  20 s:
+ * a descheduled thread on a loaded 2-core machine under valgrind or TSan
+ * (where 2 s was once too tight to be safe across 122 runs) stays far below
+ * it, and the test's ctest limit (60 s) still fails a hang quickly.
+ */
+#define PROMPT_NS (20ull * 1000 * 1000 * 1000)
 
 struct stopper {
     struct evpl *evpl;

@@ -31,6 +31,8 @@ main(int argc, char **argv)
 {
     struct evpl_thread_config *config;
     struct evpl_threadpool    *pool;
+    /* Provoked below: a pool of no threads is refused with an error log. */
+    evpl_test_log_expect("nthreads must be positive");
 
     evpl_test_init(argc, argv);
 

@@ -338,6 +338,8 @@ main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     tls_log_capture();
+    evpl_test_log_expect("TLS stream from");
+    evpl_test_log_expect("TLS record from");
     config = evpl_test_config(argc, argv);
     evpl_global_config_set_tls_verify_peer(config, 0); /* self-signed server */
     evpl_init(config);
