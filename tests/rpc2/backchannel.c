@@ -79,6 +79,7 @@ main(int argc, char **argv)
     enum evpl_protocol_id     protocol;
 
     evpl_test_init(argc, argv);
+    evpl_test_log_expect("evpl_rpc2_client_connect: bad arguments");
     protocol = net_protocol(argc, argv);
     evpl     = net_loop_create();
     ECHO_V1_init(&fore);

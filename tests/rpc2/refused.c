@@ -45,6 +45,7 @@ main(int argc, char **argv)
     struct evpl_rpc2_cred     bad      = {.flavor = EVPL_RPC2_AUTH_SYS};
 
     evpl_test_init(argc, argv);
+    evpl_test_log_expect("not sent");
     evpl = net_loop_create();
     ECHO_V1_init(&prog);
     thread = evpl_rpc2_thread_init(evpl, progs, 1, notify, NULL);

@@ -235,7 +235,7 @@ main(int argc, char **argv)
     pthread_create(&thread, NULL, client_thread, NULL);
     net_run_until(evpl, &server_done, 50);
     pthread_join(thread, NULL);
-    test_assert_eq(server_seq, ROUNDS);
+    test_assert_eq(server_seq, rounds);
 
     evpl_listener_detach(evpl, binding);
     evpl_listener_destroy(listener);
