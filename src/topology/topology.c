@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #ifdef EVPL_HAVE_HWLOC
 #include <hwloc.h>
@@ -152,9 +154,10 @@ topology_rebuild(struct evpl_topology *topo)
     }
 }
 
-/* The flat machine: the CPUs of this process's affinity mask. */
+/* The flat machine: the CPUs of this thread's affinity mask, or every
+ * configured CPU when whole_machine is set. */
 static void
-topology_load_flat(struct evpl_topology *topo)
+topology_load_flat(struct evpl_topology *topo, int whole_machine)
 {
     cpu_set_t set;
 
@@ -162,7 +165,16 @@ topology_load_flat(struct evpl_topology *topo)
     topology_add_node(topo, 0);
 
     CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    if (whole_machine) {
+        long n = sysconf(_SC_NPROCESSORS_CONF);
+
+        for (long cpu = 0; cpu < n && cpu < CPU_SETSIZE; cpu++) {
+            CPU_SET((int) cpu, &set);
+        }
+    } else if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+        CPU_ZERO(&set);
+    }
+    if (CPU_COUNT(&set) == 0) {
         CPU_SET(0, &set);
     }
     for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
@@ -297,7 +309,7 @@ topology_load_hwloc(struct evpl_topology *topo, hwloc_topology_t h, int this_sys
 /* Load an hwloc topology configured by setup (synthetic, XML or none). */
 static struct evpl_topology *
 topology_from_hwloc(const char *source, int (*setup)(hwloc_topology_t, const char *),
-                    const char *arg)
+                    const char *arg, int use_affinity)
 {
     struct evpl_topology *topo;
     hwloc_topology_t      h;
@@ -311,7 +323,7 @@ topology_from_hwloc(const char *source, int (*setup)(hwloc_topology_t, const cha
         hwloc_topology_destroy(h);
         return NULL;
     }
-    this_system = !setup && hwloc_topology_is_thissystem(h);
+    this_system = use_affinity && !setup && hwloc_topology_is_thissystem(h);
 
     topo = topology_alloc(source);
     if (topology_load_hwloc(topo, h, this_system) != 0) {
@@ -354,7 +366,7 @@ evpl_topology_discover(void)
     struct evpl_topology *topo;
 
 #ifdef EVPL_HAVE_HWLOC
-    topo = topology_from_hwloc("hwloc", NULL, NULL);
+    topo = topology_from_hwloc("hwloc", NULL, NULL, 1);
     if (topo) {
         return topo;
     }
@@ -362,9 +374,35 @@ evpl_topology_discover(void)
 #else
     topo = topology_alloc("flat (built without hwloc)");
 #endif
-    topology_load_flat(topo);
+    topology_load_flat(topo, 0);
     topology_rebuild(topo);
     return topo;
+}
+
+static struct evpl_topology *topology_machine;
+static pthread_once_t        topology_machine_once = PTHREAD_ONCE_INIT;
+
+static void
+topology_machine_discover(void)
+{
+    struct evpl_topology *topo = NULL;
+
+#ifdef EVPL_HAVE_HWLOC
+    topo = topology_from_hwloc("hwloc", NULL, NULL, 0);
+#endif
+    if (!topo) {
+        topo = topology_alloc("flat");
+        topology_load_flat(topo, 1);
+        topology_rebuild(topo);
+    }
+    topology_machine = topo;
+}
+
+const struct evpl_topology *
+evpl_topology_machine(void)
+{
+    pthread_once(&topology_machine_once, topology_machine_discover);
+    return topology_machine;
 }
 
 struct evpl_topology *
@@ -377,7 +415,7 @@ evpl_topology_from_synthetic(const char *description)
         return NULL;
     }
     snprintf(source, sizeof(source), "synthetic: %s", description);
-    return topology_from_hwloc(source, setup_synthetic, description);
+    return topology_from_hwloc(source, setup_synthetic, description, 0);
 #else
     (void) description;
     return NULL;
@@ -394,7 +432,7 @@ evpl_topology_from_xml(const char *path)
         return NULL;
     }
     snprintf(source, sizeof(source), "xml: %s", path);
-    return topology_from_hwloc(source, setup_xml, path);
+    return topology_from_hwloc(source, setup_xml, path, 0);
 #else
     (void) path;
     return NULL;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "evpl/evpl_topology.h"
+#include "core/log.h"
 
 #define evpl_topo_error(...)       evpl_log_error("topology", __VA_ARGS__)
 #define evpl_topo_info(...)        evpl_log_info("topology", __VA_ARGS__)
@@ -43,3 +44,10 @@ struct evpl_topology {
     int                      ndomains[EVPL_TOPOLOGY_NLEVELS];
     struct evpl_topo_domain *domains[EVPL_TOPOLOGY_NLEVELS];
 };
+
+/*
+ * The whole machine as the process's cgroup allows it, not narrowed by the
+ * calling thread's affinity: for mapping CPUs to caches and nodes (listener
+ * steering).  Discovered once, on first use; lives until exit.
+ */
+const struct evpl_topology *evpl_topology_machine(void);
