@@ -4,7 +4,11 @@
  *
  *   evpl-topology [--synthetic DESC | --xml FILE] [--restrict CPULIST]
  *                 [--policy core|pu|cache|numa|cpus|all] [--cpus CPULIST]
- *                 [--loops N]
+ *                 [--loops N] [--time-pools REPEAT]
+ *
+ * --time-pools measures the placement overhead: the median time to create
+ * and destroy a pool of the planned size, plain (evpl_threadpool_create,
+ * unpinned) and placed (evpl_threadpool_create_placed), REPEAT times each.
  *
  * CPU lists are comma-separated numbers and ranges ("0-3,8").
  */
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <evpl/evpl_topology.h>
 
@@ -125,12 +130,70 @@ print_plan(const struct evpl_topology *topo, enum evpl_placement_policy policy, 
     evpl_placement_destroy(plan);
 }
 
+static int
+compare_u64(const void *a, const void *b)
+{
+    unsigned long long x = *(const unsigned long long *) a, y = *(const unsigned long long *) b;
+
+    return (x > y) - (x < y);
+}
+
+static unsigned long long
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Median create+destroy time of plain and placed pools of the plan's size. */
+static void
+time_pools(const struct evpl_topology *topo, enum evpl_placement_policy policy, const int *list,
+           int nlist, int nloops, int repeat)
+{
+    struct evpl_placement *plan = evpl_placement_create(topo, policy, list, nlist, nloops);
+    unsigned long long    *plain, *placed;
+    int                    n;
+
+    if (!plan) {
+        printf("policy %s: nothing to place on\n", evpl_placement_policy_name(policy));
+        return;
+    }
+    n      = evpl_placement_count(plan);
+    plain  = calloc(repeat, sizeof(*plain));
+    placed = calloc(repeat, sizeof(*placed));
+    if (!plain || !placed) {
+        fprintf(stderr, "evpl-topology: out of memory\n");
+        exit(1);
+    }
+    for (int r = 0; r < repeat; r++) {
+        unsigned long long t0 = now_ns();
+
+        evpl_threadpool_destroy(evpl_threadpool_create(NULL, n, NULL, NULL, NULL));
+        plain[r] = now_ns() - t0;
+
+        t0 = now_ns();
+        evpl_threadpool_destroy(evpl_threadpool_create_placed(NULL, plan, NULL, NULL, NULL));
+        placed[r] = now_ns() - t0;
+    }
+    qsort(plain, repeat, sizeof(*plain), compare_u64);
+    qsort(placed, repeat, sizeof(*placed), compare_u64);
+    printf("pool of %d loops (policy %s), create+destroy median of %d: plain %.1f us, placed %.1f "
+           "us\n",
+           n, evpl_placement_policy_name(policy), repeat, plain[repeat / 2] / 1000.0,
+           placed[repeat / 2] / 1000.0);
+    free(plain);
+    free(placed);
+    evpl_placement_destroy(plan);
+}
+
 static void
 usage(FILE *out)
 {
     fprintf(out, "usage: evpl-topology [--synthetic DESC | --xml FILE] [--restrict CPULIST]\n"
                  "                     [--policy core|pu|cache|numa|cpus|all] [--cpus CPULIST]\n"
-                 "                     [--loops N]\n");
+                 "                     [--loops N] [--time-pools REPEAT]\n");
 }
 
 int
@@ -143,16 +206,17 @@ main(int argc, char **argv)
         {"policy", required_argument, NULL, 'p'},
         {"cpus", required_argument, NULL, 'c'},
         {"loops", required_argument, NULL, 'n'},
+        {"time-pools", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static int                 list[MAX_LIST], restrict_list[MAX_LIST];
     const char                *synthetic = NULL, *xml = NULL, *policy_name = "all";
-    int                        nlist = 0, nrestrict = 0, nloops = 0, opt;
+    int                        nlist = 0, nrestrict = 0, nloops = 0, repeat = 0, opt;
     struct evpl_topology      *topo;
     enum evpl_placement_policy policy = EVPL_PLACE_CORE;
 
-    while ((opt = getopt_long(argc, argv, "s:x:r:p:c:n:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "s:x:r:p:c:n:t:h", options, NULL)) != -1) {
         switch (opt) {
         case 's':
             synthetic = optarg;
@@ -165,6 +229,9 @@ main(int argc, char **argv)
             break;
         case 'n':
             nloops = atoi(optarg);
+            break;
+        case 't':
+            repeat = atoi(optarg);
             break;
         case 'c':
         case 'r': {
@@ -206,6 +273,17 @@ main(int argc, char **argv)
         fprintf(stderr, "evpl-topology: no CPU of the restriction is in the topology\n");
         evpl_topology_destroy(topo);
         return 1;
+    }
+
+    if (repeat > 0) {
+        if (synthetic || xml) {
+            fprintf(stderr, "evpl-topology: --time-pools runs on this machine only\n");
+            evpl_topology_destroy(topo);
+            return 2;
+        }
+        time_pools(topo, policy, list, nlist, nloops, repeat);
+        evpl_topology_destroy(topo);
+        return 0;
     }
 
     print_topology(topo);
