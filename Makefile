@@ -57,7 +57,7 @@ NET_TEST_DIRS ?= bind socket inproc tcp_rdma io_uring rdmacm tls http rpc2
 # TSAN_TESTS.  Keep TSAN_TESTS current when a test starts a thread (grep
 # tests/ for pthread_create, evpl_thread_create, evpl_threadpool_create,
 # evpl_listener_create, preallocate_threads); TSAN_TESTS=. runs everything.
-TSAN_DIRS  ?= thread bench $(NET_TEST_DIRS)
+TSAN_DIRS  ?= thread topology bench $(NET_TEST_DIRS)
 TSAN_TESTS ?= ^(demo_echo|core_doorbell|core_loop|core_affinity|init_threads|logging_sink|metrics_scrape|clock_hf|clock_virtual|memory_iovec_global|memory_iovec_lifecycle|memory_iovec_shared_thread|memory_slab_alloc|memory_allocator_prealloc|block_threads_(io_uring|libaio))(\.|$$)
 
 # valgrind runs every test except those of VALGRIND_SKIP_DIRS (install:

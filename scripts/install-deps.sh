@@ -25,6 +25,7 @@ required=(
     valgrind gcovr lcov
     liburing-dev libaio-dev libssl-dev openssl
     libevent-dev libuv1-dev uthash-dev
+    libhwloc-dev hwloc # topology discovery (src/topology/), lstopo
     libtirpc-dev rpcsvc-proto # rpcgen, libtirpc and rpcsvc/*.x: XDR generator tests
     iproute2 procps
 )

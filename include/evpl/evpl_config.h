@@ -30,11 +30,15 @@ enum evpl_core_mech {
  * Extension: how a listener picks the attached loop for a new connection.
  * ROUND_ROBIN (default) cycles in attachment order; LEAST_LOADED picks the
  * binding whose loop currently owns the fewest live connections accepted
- * from that listener (ties: attachment order).
+ * from that listener (ties: attachment order).  INCOMING_CPU (topology
+ * extension, docs/topology.md) picks the loop pinned to the CPU that
+ * processed the connection's packets (SO_INCOMING_CPU), else a loop sharing
+ * that CPU's last-level cache, else its NUMA node, else the least loaded.
  */
 enum evpl_listener_policy {
     EVPL_LISTENER_POLICY_ROUND_ROBIN  = 0,
     EVPL_LISTENER_POLICY_LEAST_LOADED = 1,
+    EVPL_LISTENER_POLICY_INCOMING_CPU = 2,
 };
 
 /* A new global config holding every default.  Does not initialise. */

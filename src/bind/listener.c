@@ -17,8 +17,10 @@
  * DISCONNECTED), so least-loaded counts stay valid after detach.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +28,7 @@
 #include "core/loop.h"
 #include "core/shared.h"
 #include "bind/bind_loop.h"
+#include "topology/topology_internal.h"
 
 #define evpl_bind_error(...) evpl_log_error("bind", __VA_ARGS__)
 
@@ -37,6 +40,14 @@ struct evpl_listener_binding {
     atomic_int             refs;
     atomic_int             live;     /* connections steered here and not yet finalised */
     atomic_int             detached; /* handoffs still in flight are dropped */
+
+    /* Where the loop runs, recorded at attach for INCOMING_CPU steering:
+     * its thread's affinity mask, and the last-level cache and NUMA node
+     * all its CPUs share (-1 when they span several, as unpinned loops do). */
+    cpu_set_t cpus;
+    int       ncpus;
+    int       cache;
+    int       node;
 };
 
 struct listen_request {
@@ -249,6 +260,41 @@ evpl_listen(struct evpl_listener *listener, enum evpl_protocol_id protocol_id,
 
 /* ---- bindings ----------------------------------------------------------- */
 
+/* Runs on the binding's loop thread (attach is called there). */
+static void
+binding_locate(struct evpl_listener_binding *binding)
+{
+    const struct evpl_topology *topo = evpl_topology_machine();
+
+    binding->cache = binding->node = -1;
+    CPU_ZERO(&binding->cpus);
+    if (sched_getaffinity(0, sizeof(binding->cpus), &binding->cpus) != 0) {
+        binding->ncpus = 0;
+        return;
+    }
+    binding->ncpus = CPU_COUNT(&binding->cpus);
+    for (int cpu = 0, first = 1; cpu < CPU_SETSIZE; cpu++) {
+        int cache, node;
+
+        if (!CPU_ISSET(cpu, &binding->cpus)) {
+            continue;
+        }
+        cache = evpl_topology_cpu_domain(topo, EVPL_TOPOLOGY_CACHE, cpu);
+        node  = evpl_topology_cpu_domain(topo, EVPL_TOPOLOGY_NUMA, cpu);
+        if (first) {
+            binding->cache = cache;
+            binding->node  = node;
+            first          = 0;
+        }
+        if (cache != binding->cache) {
+            binding->cache = -1;
+        }
+        if (node != binding->node) {
+            binding->node = -1;
+        }
+    }
+}
+
 struct evpl_listener_binding *
 evpl_listener_attach(struct evpl *evpl, struct evpl_listener *listener,
                      evpl_attach_callback_t attach_callback, void *private_data)
@@ -262,6 +308,7 @@ evpl_listener_attach(struct evpl *evpl, struct evpl_listener *listener,
     binding->attach_callback = attach_callback;
     binding->private_data    = private_data;
     atomic_init(&binding->refs, 1);
+    binding_locate(binding);
 
     /* The doorbell must exist before the listener can steer to us. */
     evpl_bind_loop_binding_added(evpl);
@@ -308,14 +355,77 @@ evpl_listener_detach(struct evpl *evpl, struct evpl_listener_binding *binding)
     binding_put(binding);
 }
 
+/*
+ * INCOMING_CPU: the CPU whose softirq processed the connection's packets
+ * (for loopback, the CPU the connecting thread ran on).  Ranks the bindings:
+ * a loop allowed on that CPU (the fewest CPUs first: a loop pinned there
+ * beats an unpinned one), else one whose CPUs all share that CPU's cache,
+ * else its node; least loaded within a rank.  Without a CPU (not a socket,
+ * or the kernel does not say) every binding ranks the same: least loaded.
+ */
+static struct evpl_listener_binding *
+steer_incoming_cpu(struct evpl_listener *listener, int fd)
+{
+    const struct evpl_topology   *topo = evpl_topology_machine();
+    struct evpl_listener_binding *best = NULL;
+    int                           cpu = -1, cache = -1, node = -1;
+    int                           best_rank = 0, best_live = 0;
+    socklen_t                     len = sizeof(cpu);
+
+#ifdef SO_INCOMING_CPU
+    if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &len) != 0) {
+        cpu = -1;
+    }
+#else
+    (void) fd;
+    (void) len;
+#endif
+    if (cpu >= 0) {
+        cache = evpl_topology_cpu_domain(topo, EVPL_TOPOLOGY_CACHE, cpu);
+        node  = evpl_topology_cpu_domain(topo, EVPL_TOPOLOGY_NUMA, cpu);
+    }
+
+    for (int i = 0; i < listener->num_bindings; i++) {
+        struct evpl_listener_binding *b    = listener->bindings[i];
+        int                           live = atomic_load_explicit(&b->live, memory_order_relaxed);
+        int                           rank = 4;
+
+        if (cpu >= 0 && cpu < CPU_SETSIZE && b->ncpus > 0 && CPU_ISSET(cpu, &b->cpus)) {
+            rank = 0;
+        } else if (cache >= 0 && b->cache == cache) {
+            rank = 2;
+        } else if (node >= 0 && b->node == node) {
+            rank = 3;
+        }
+        int better;
+
+        if (best == NULL || rank != best_rank) {
+            better = best == NULL || rank < best_rank;
+        } else if (rank == 0 && b->ncpus != best->ncpus) {
+            better = b->ncpus < best->ncpus;
+        } else {
+            better = live < best_live;
+        }
+        if (better) {
+            best      = b;
+            best_rank = rank;
+            best_live = live;
+        }
+    }
+    return best;
+}
+
 /* Pick a binding by the configured policy (listener->lock held). */
 static struct evpl_listener_binding *
-steer(struct evpl_listener *listener)
+steer(struct evpl_listener *listener, int fd)
 {
     struct evpl_listener_binding *best = NULL;
 
     if (listener->num_bindings == 0) {
         return NULL;
+    }
+    if (evpl_config()->listener_policy == EVPL_LISTENER_POLICY_INCOMING_CPU) {
+        return steer_incoming_cpu(listener, fd);
     }
     if (evpl_config()->listener_policy == EVPL_LISTENER_POLICY_LEAST_LOADED) {
         int best_live = 0;
@@ -363,7 +473,7 @@ evpl_listener_handoff(struct evpl_listener *listener, struct evpl_handoff *hando
     struct evpl_listener_binding *binding;
 
     pthread_mutex_lock(&listener->lock);
-    binding = steer(listener);
+    binding = steer(listener, handoff->fd);
     if (binding) {
         atomic_fetch_add(&binding->refs, 1);
         atomic_fetch_add(&binding->live, 1);

@@ -23,6 +23,7 @@ struct evpl_thread_config {
     int      ncpus;           /* 0: no pinning */
     int      cpus[64];        /* first 64 CPUs of the affinity set */
     uint64_t cpu_mask[EVPL_MAX_AFFINITY_CPUS / 64];
+    char     thread_name[16]; /* "" keeps the thread's name (set by placed pools) */
 };
 
 struct evpl_global_config {

@@ -129,6 +129,9 @@ evpl_create(struct evpl_thread_config *config)
     evpl_event_read_interest(evpl, &evpl->wake_event);
 
     loop_apply_affinity(&evpl->config);
+    if (evpl->config.thread_name[0]) {
+        pthread_setname_np(pthread_self(), evpl->config.thread_name);
+    }
 
     evpl->now_ns                 = evpl_loop_clock_ns();
     evpl->last_activity_time     = evpl->now_ns;

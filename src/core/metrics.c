@@ -344,6 +344,31 @@ write_allocator_metrics(struct evpl_metrics_writer *w, struct evpl_allocator *al
     evpl_metrics_family(w, "evpl_allocator_total_slabs", EVPL_METRICS_GAUGE,
                         "Slabs currently mapped.");
     evpl_metrics_sample(w, "evpl_allocator_total_slabs", NULL, stats.total_slabs);
+
+    /* Per NUMA node (docs/topology.md): one series per node, one on a flat
+     * machine (node="-1"). */
+    struct evpl_allocator_node_stats nodes[64];
+    int                              nnodes = 0;
+    char                             label[32];
+
+    if (allocator != NULL) {
+        nnodes = evpl_allocator_node_stats(allocator, nodes, 64);
+        nnodes = nnodes > 64 ? 64 : nnodes;
+    }
+    evpl_metrics_family(w, "evpl_allocator_node_free_buffers", EVPL_METRICS_GAUGE,
+                        "Buffers in each NUMA node's part of the global free pool.");
+    for (int i = 0; i < nnodes; i++) {
+        snprintf(label, sizeof(label), "node=\"%d\"", nodes[i].node);
+        evpl_metrics_sample(w, "evpl_allocator_node_free_buffers", label, nodes[i].free_buffers);
+    }
+    evpl_metrics_family(w, "evpl_allocator_foreign_returns_total", EVPL_METRICS_COUNTER,
+                        "Buffers released on a loop of another NUMA node and sent back to "
+                        "their home node's pool.");
+    for (int i = 0; i < nnodes; i++) {
+        snprintf(label, sizeof(label), "node=\"%d\"", nodes[i].node);
+        evpl_metrics_sample(w, "evpl_allocator_foreign_returns_total", label,
+                            nodes[i].foreign_returns_total);
+    }
 }
 
 int

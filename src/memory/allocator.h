@@ -24,6 +24,17 @@ struct evpl_allocator_stats {
     uint64_t total_slabs;            /* slabs mapped */
 };
 
+/* Per NUMA node part of the free pool (evpl_allocator_node_stats). */
+struct evpl_allocator_node_stats {
+    int      node;                  /* kernel node number, -1 on a flat machine */
+    uint64_t free_buffers;          /* buffers in that node's free list */
+    uint64_t foreign_returns_total; /* released on another node's loop, sent home */
+};
+
+/* Fill up to max entries, one per node; returns the number of nodes. */
+int evpl_allocator_node_stats(struct evpl_allocator            *allocator,
+                              struct evpl_allocator_node_stats *stats, int max);
+
 /* Called from evpl_init() / the exit handler. */
 struct evpl_allocator *evpl_allocator_create(const struct evpl_global_config *config);
 void                   evpl_allocator_destroy(struct evpl_allocator *allocator);

@@ -74,7 +74,10 @@ evpl_buffer_release(struct evpl *evpl, struct evpl_iovec_ref *ref)
     buffer->domain    = NULL;
     buffer->ref.flags = 0;
 
-    if (ml && pthread_equal(ml->owner, pthread_self())) {
+    if (ml && pthread_equal(ml->owner, pthread_self()) && buffer->home != ml->home) {
+        /* Released on a loop of another node: home, never into this cache. */
+        evpl_pool_return_foreign(ref->slab->allocator, buffer);
+    } else if (ml && pthread_equal(ml->owner, pthread_self())) {
         buffer->next  = ml->free_head;
         ml->free_head = buffer;
         if (++ml->free_count > ml->free_cap) {
@@ -100,8 +103,8 @@ evpl_buffer_take(struct evpl *evpl, unsigned int flags)
     /* a loop's cache is its owning thread's alone; others use the pool */
     if (ml && pthread_equal(ml->owner, pthread_self())) {
         if (ml->free_head == NULL) {
-            ml->free_count =
-                (unsigned int) evpl_pool_get(ml->allocator, &ml->free_head, (int) ml->refill);
+            ml->free_count = (unsigned int) evpl_pool_get(ml->allocator, ml->home, &ml->free_head,
+                                                          (int) ml->refill);
         }
         buffer        = ml->free_head;
         ml->free_head = buffer->next;
@@ -109,7 +112,9 @@ evpl_buffer_take(struct evpl *evpl, unsigned int flags)
         buffer->domain = ml->domain;
         atomic_fetch_add_explicit(&ml->domain->refs, 1, memory_order_relaxed);
     } else {
-        evpl_pool_get(evpl_allocator_current(), &buffer, 1);
+        struct evpl_allocator *allocator = evpl_allocator_current();
+
+        evpl_pool_get(allocator, evpl_allocator_home(allocator), &buffer, 1);
         buffer->domain = NULL;
     }
 
@@ -153,6 +158,7 @@ evpl_memory_loop_init(struct evpl *evpl)
 
     ml->allocator   = evpl_allocator_current();
     ml->owner       = pthread_self();
+    ml->home        = evpl_allocator_home(ml->allocator);
     ml->buffer_size = ml->allocator->buffer_size;
 
     cap = EVPL_CACHE_BYTES / ml->buffer_size;

@@ -5,6 +5,7 @@
  * producers keep the pool at its target so that slab mapping (and slab
  * registration, which can be slow for RDMA) stays off the I/O path.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "core/log.h"
 #include "core/shared.h"
 #include "memory/memory_internal.h"
+#include "topology/topology_internal.h"
 
 #define EVPL_DEFAULT_BUFFER_SIZE (2u * 1024 * 1024)
 #define EVPL_MAX_BUFFER_SIZE     (1u << 31)
@@ -24,8 +26,11 @@ static atomic_uint evpl_memory_max_num_iovec;
 static void
 evpl_pool_add_slab(struct evpl_allocator *allocator, struct evpl_slab *slab)
 {
-    slab->buffers[slab->nbuffers - 1].next = allocator->free_head;
-    allocator->free_head                   = &slab->buffers[0];
+    struct evpl_node_pool *np = &allocator->nodes[slab->home];
+
+    slab->buffers[slab->nbuffers - 1].next = np->head;
+    np->head                               = &slab->buffers[0];
+    np->count += slab->nbuffers;
     allocator->free_count += slab->nbuffers;
     allocator->carved_buffers += slab->nbuffers;
     allocator->stats.total_slabs++;
@@ -40,15 +45,32 @@ evpl_pool_producer(void *arg)
 
     pthread_mutex_lock(&allocator->pool_lock);
     while (!allocator->shutdown) {
-        if (allocator->free_count + (uint64_t) allocator->producing * allocator->buffers_per_slab >=
-            target) {
+        int home = allocator->wanted_home;
+
+        /* A consumer waiting on an empty node list comes first, whatever the
+         * total: the other nodes' buffers are no use to it. */
+        if (home < 0 &&
+            allocator->free_count + (uint64_t) allocator->producing * allocator->buffers_per_slab >=
+                target) {
             pthread_cond_wait(&allocator->producer_wake, &allocator->pool_lock);
             continue;
         }
+        if (home < 0) {
+            /* Top up the node with loops that has the fewest free buffers. */
+            home = 0;
+            for (int i = 1; i < allocator->num_nodes; i++) {
+                if (allocator->nodes[i].has_cpus &&
+                    (!allocator->nodes[home].has_cpus ||
+                     allocator->nodes[i].count < allocator->nodes[home].count)) {
+                    home = i;
+                }
+            }
+        }
+        allocator->wanted_home = -1;
         allocator->producing++;
         pthread_mutex_unlock(&allocator->pool_lock);
 
-        struct evpl_slab *slab = evpl_slab_create(allocator, 1);
+        struct evpl_slab *slab = evpl_slab_create(allocator, 1, home);
 
         pthread_mutex_lock(&allocator->pool_lock);
         allocator->producing--;
@@ -60,16 +82,20 @@ evpl_pool_producer(void *arg)
 }
 
 int
-evpl_pool_get(struct evpl_allocator *allocator, struct evpl_buffer **head, int max)
+evpl_pool_get(struct evpl_allocator *allocator, int home, struct evpl_buffer **head, int max)
 {
-    struct evpl_buffer *first, *last;
-    int                 n = 0;
+    struct evpl_node_pool *np = &allocator->nodes[home];
+    struct evpl_buffer    *first, *last;
+    int                    n = 0;
 
     pthread_mutex_lock(&allocator->pool_lock);
-    while (allocator->free_count == 0) {
+    while (np->count == 0) {
         if (allocator->num_producers > 0 && !allocator->shutdown) {
             uint64_t start = evpl_monotonic_ns();
 
+            if (allocator->num_nodes > 1) {
+                allocator->wanted_home = home;
+            }
             allocator->stats.consumer_waits_total++;
             pthread_cond_signal(&allocator->producer_wake);
             pthread_cond_wait(&allocator->pool_avail, &allocator->pool_lock);
@@ -81,7 +107,7 @@ evpl_pool_get(struct evpl_allocator *allocator, struct evpl_buffer **head, int m
             allocator->growing = 1;
             pthread_mutex_unlock(&allocator->pool_lock);
 
-            struct evpl_slab *slab = evpl_slab_create(allocator, 1);
+            struct evpl_slab *slab = evpl_slab_create(allocator, 1, home);
 
             pthread_mutex_lock(&allocator->pool_lock);
             allocator->growing = 0;
@@ -90,13 +116,14 @@ evpl_pool_get(struct evpl_allocator *allocator, struct evpl_buffer **head, int m
         }
     }
 
-    first = last = allocator->free_head;
+    first = last = np->head;
     n            = 1;
     while (n < max && last->next) {
         last = last->next;
         n++;
     }
-    allocator->free_head = last->next;
+    np->head = last->next;
+    np->count -= n;
     allocator->free_count -= n;
     last->next = NULL;
 
@@ -115,11 +142,89 @@ void
 evpl_pool_put(struct evpl_allocator *allocator, struct evpl_buffer *head, struct evpl_buffer *tail,
               int count)
 {
+    (void) tail;
     pthread_mutex_lock(&allocator->pool_lock);
-    tail->next           = allocator->free_head;
-    allocator->free_head = head;
+    /* Each buffer to its own node's list (a chain may mix nodes when it
+     * comes from threads that are not loops). */
+    while (head) {
+        struct evpl_buffer    *next = head->next;
+        struct evpl_node_pool *np   = &allocator->nodes[head->home];
+
+        head->next = np->head;
+        np->head   = head;
+        np->count++;
+        head = next;
+    }
     allocator->free_count += count;
     pthread_mutex_unlock(&allocator->pool_lock);
+}
+
+void
+evpl_pool_return_foreign(struct evpl_allocator *allocator, struct evpl_buffer *buffer)
+{
+    struct evpl_node_pool *np = &allocator->nodes[buffer->home];
+
+    pthread_mutex_lock(&allocator->pool_lock);
+    buffer->next = np->head;
+    np->head     = buffer;
+    np->count++;
+    np->foreign_returns++;
+    allocator->free_count++;
+    pthread_mutex_unlock(&allocator->pool_lock);
+}
+
+int
+evpl_allocator_home(struct evpl_allocator *allocator)
+{
+    int cpu, home;
+
+    if (allocator->num_nodes <= 1) {
+        return 0;
+    }
+    cpu = sched_getcpu();
+    home =
+        cpu < 0 ? -1 : evpl_topology_cpu_domain(evpl_topology_machine(), EVPL_TOPOLOGY_NUMA, cpu);
+    return home >= 0 && home < allocator->num_nodes ? home : 0;
+}
+
+/*
+ * One free list per NUMA node of the machine (at most EVPL_MEMORY_MAX_NODES;
+ * beyond that, or on a flat machine, one unbound list).
+ */
+static void
+evpl_allocator_init_nodes(struct evpl_allocator *allocator)
+{
+    const struct evpl_topology *topo   = evpl_topology_machine();
+    int                         nnodes = evpl_topology_count(topo, EVPL_TOPOLOGY_NUMA);
+
+    allocator->wanted_home = -1;
+    if (nnodes <= 1 || nnodes > EVPL_MEMORY_MAX_NODES) {
+        allocator->num_nodes = 1;
+        allocator->nodes[0].node =
+            nnodes == 1 ? evpl_topology_domain_id(topo, EVPL_TOPOLOGY_NUMA, 0) : -1;
+        allocator->nodes[0].has_cpus = 1;
+        return;
+    }
+    allocator->num_nodes = nnodes;
+    for (int i = 0; i < nnodes; i++) {
+        allocator->nodes[i].node = evpl_topology_domain_id(topo, EVPL_TOPOLOGY_NUMA, i);
+        allocator->nodes[i].has_cpus =
+            evpl_topology_domain_cpus(topo, EVPL_TOPOLOGY_NUMA, i, NULL, 0) > 0;
+    }
+}
+
+int
+evpl_allocator_node_stats(struct evpl_allocator *allocator, struct evpl_allocator_node_stats *stats,
+                          int max)
+{
+    pthread_mutex_lock(&allocator->pool_lock);
+    for (int i = 0; i < allocator->num_nodes && i < max; i++) {
+        stats[i].node                  = allocator->nodes[i].node;
+        stats[i].free_buffers          = allocator->nodes[i].count;
+        stats[i].foreign_returns_total = allocator->nodes[i].foreign_returns;
+    }
+    pthread_mutex_unlock(&allocator->pool_lock);
+    return allocator->num_nodes;
 }
 
 struct evpl_allocator *
@@ -160,6 +265,8 @@ evpl_allocator_create(const struct evpl_global_config *config)
     }
     allocator->huge_page_size = config->huge_page_size ? config->huge_page_size : 2u << 20;
     atomic_init(&allocator->huge_pages, config->huge_pages ? 1 : 0);
+
+    evpl_allocator_init_nodes(allocator);
 
     pthread_mutex_init(&allocator->slab_lock, NULL);
     pthread_mutex_init(&allocator->pool_lock, NULL);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -88,8 +89,35 @@ evpl_slab_map_aligned(uint64_t size, uint64_t align)
     return base;
 }
 
+/*
+ * Prefer the home node for the slab's pages (MPOL_PREFERRED: if the node is
+ * full, memory still comes from elsewhere rather than failing).  Called
+ * before anything touches the mapping, so the policy decides every page.
+ * Failure (a kernel without NUMA, a node that does not exist) leaves the
+ * default first-touch policy: the pages land where the owning loop runs.
+ */
+static void
+evpl_slab_bind(struct evpl_allocator *allocator, void *base, uint64_t size, int home)
+{
+    unsigned long mask[2] = {0, 0};
+    int           node;
+
+    if (allocator->num_nodes <= 1 || home < 0 || home >= allocator->num_nodes) {
+        return;
+    }
+    node = allocator->nodes[home].node;
+    if (node < 0 || node >= 128) {
+        return;
+    }
+    mask[node / 64] = 1ul << (node % 64);
+    /* MPOL_PREFERRED is 1 in the kernel ABI; no libnuma needed. */
+    if (syscall(SYS_mbind, base, size, 1, mask, 128ul, 0u) != 0) {
+        evpl_log_debug("memory", "mbind to node %d failed: %s", node, strerror(errno));
+    }
+}
+
 struct evpl_slab *
-evpl_slab_create(struct evpl_allocator *allocator, int carve)
+evpl_slab_create(struct evpl_allocator *allocator, int carve, int home)
 {
     struct evpl_slab *slab;
     uint64_t          map_size = allocator->slab_size;
@@ -107,8 +135,11 @@ evpl_slab_create(struct evpl_allocator *allocator, int carve)
                       (unsigned long long) map_size, strerror(errno));
     }
 
+    evpl_slab_bind(allocator, base, map_size, home);
+
     slab = calloc(1, sizeof(*slab));
     evpl_abort_if(slab == NULL, "memory", "out of memory for a slab descriptor");
+    slab->home      = home;
     slab->base      = base;
     slab->size      = allocator->slab_size;
     slab->map_size  = map_size;
@@ -125,6 +156,7 @@ evpl_slab_create(struct evpl_allocator *allocator, int carve)
 
             buffer->ref.slab    = slab;
             buffer->ref.release = evpl_buffer_release;
+            buffer->home        = home;
             buffer->data        = (char *) base + (uint64_t) i * allocator->buffer_size;
             buffer->next        = i + 1 < slab->nbuffers ? &slab->buffers[i + 1] : NULL;
         }
@@ -213,7 +245,7 @@ void *
 evpl_slab_alloc(void **slab_private)
 {
     struct evpl_allocator *allocator = evpl_allocator_current();
-    struct evpl_slab      *slab      = evpl_slab_create(allocator, 0);
+    struct evpl_slab      *slab = evpl_slab_create(allocator, 0, evpl_allocator_home(allocator));
 
     pthread_mutex_lock(&allocator->pool_lock);
     allocator->stats.outstanding_slabs++;

@@ -11,6 +11,7 @@
 #include "evpl/evpl.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "thread/threadpool.h"
 
 #define evpl_threadpool_error(...)       evpl_log_error("thread", __VA_ARGS__)
 #define evpl_threadpool_abort_if(c, ...) evpl_abort_if(c, "thread", __VA_ARGS__)
@@ -18,6 +19,10 @@
 struct evpl_threadpool {
     int                  nthreads;
     struct evpl_thread **threads;
+
+    /* Run by destroy once every thread is gone (placed pools). */
+    void (*on_destroy)(void *arg);
+    void *on_destroy_arg;
 };
 
 /*
@@ -72,6 +77,36 @@ evpl_threadpool_destroy(struct evpl_threadpool *pool)
         evpl_thread_destroy(pool->threads[i]);
     }
 
+    if (pool->on_destroy) {
+        pool->on_destroy(pool->on_destroy_arg);
+    }
+
     free(pool->threads);
     free(pool);
+}
+
+struct evpl_threadpool *
+evpl_threadpool_create_each(struct evpl_thread_config **configs, int nthreads,
+                            evpl_thread_init_callback_t     init_function,
+                            evpl_thread_shutdown_callback_t shutdown_function, void *private_data,
+                            void (*on_destroy)(void *arg), void                     *on_destroy_arg)
+{
+    struct evpl_threadpool *pool;
+
+    evpl_threadpool_abort_if(nthreads <= 0, "evpl_threadpool_create_each: %d threads", nthreads);
+
+    pool = calloc(1, sizeof(*pool));
+    evpl_threadpool_abort_if(pool == NULL, "out of memory allocating a thread pool");
+    pool->threads = calloc(nthreads, sizeof(*pool->threads));
+    evpl_threadpool_abort_if(pool->threads == NULL, "out of memory allocating %d thread handles",
+                             nthreads);
+    pool->nthreads       = nthreads;
+    pool->on_destroy     = on_destroy;
+    pool->on_destroy_arg = on_destroy_arg;
+
+    for (int i = 0; i < nthreads; i++) {
+        pool->threads[i] =
+            evpl_thread_create(configs[i], init_function, shutdown_function, private_data);
+    }
+    return pool;
 }

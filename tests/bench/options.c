@@ -105,6 +105,15 @@ main(void)
     test_assert_eq(opt.file_size, 256ull << 20);
     test_assert_eq(opt.size, 8192);
 
+    /* Placement and steering (docs/topology.md); "none" is the default. */
+    test_assert_eq(parse(&opt, err, "pingpong", "--placement", "cache", "--steer", "incoming-cpu",
+                         (const char *) NULL),
+                   0);
+    test_assert(strcmp(opt.placement, "cache") == 0);
+    test_assert(strcmp(opt.steer, "incoming-cpu") == 0);
+    test_assert_eq(parse(&opt, err, "pingpong", "--placement", "none", (const char *) NULL), 0);
+    test_assert(opt.placement[0] == '\0' && opt.steer[0] == '\0');
+
     /* help */
     test_assert_eq(parse(&opt, err, "--help", (const char *) NULL), 1);
     test_assert_eq(parse(&opt, err, "-h", "pingpong", (const char *) NULL), 1);
@@ -135,6 +144,8 @@ main(void)
     EXPECT_ERROR("invalid --duration 'nan'", "--duration", "nan", "pingpong");
     EXPECT_ERROR("invalid --warmup '-1'", "--warmup", "-1", "pingpong");
     EXPECT_ERROR("invalid --port '0'", "--port", "0", "pingpong");
+    EXPECT_ERROR("invalid --placement 'socket'", "--placement", "socket", "pingpong");
+    EXPECT_ERROR("invalid --steer 'random'", "--steer", "random", "pingpong");
     EXPECT_ERROR("invalid --port '65536'", "--port", "65536", "pingpong");
     EXPECT_ERROR("invalid --role 'peer'", "--role", "peer", "pingpong");
     EXPECT_ERROR("invalid --framing 'x'", "--framing", "x", "pingpong");

@@ -48,6 +48,16 @@ evpl_allocator_get_stats(struct evpl_allocator *allocator, struct evpl_allocator
     memset(stats, 0, sizeof(*stats));
 }
 
+int
+evpl_allocator_node_stats(struct evpl_allocator *allocator, struct evpl_allocator_node_stats *stats,
+                          int max)
+{
+    (void) allocator;
+    (void) stats;
+    (void) max;
+    return 0;
+}
+
 /* --- writers --- */
 
 static void

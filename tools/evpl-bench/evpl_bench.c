@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <evpl/evpl.h>
+#include <evpl/evpl_topology.h>
 
 #include "block.h"
 #include "driver.h"
@@ -122,6 +123,11 @@ evpl_prepare(struct bench_options *opt, char *err, size_t errlen)
      * client can only accept with peer verification off. */
     config = evpl_global_config_init();
     evpl_global_config_set_tls_verify_peer(config, 0);
+    if (strcmp(opt->steer, "least-loaded") == 0) {
+        evpl_global_config_set_listener_policy(config, EVPL_LISTENER_POLICY_LEAST_LOADED);
+    } else if (strcmp(opt->steer, "incoming-cpu") == 0) {
+        evpl_global_config_set_listener_policy(config, EVPL_LISTENER_POLICY_INCOMING_CPU);
+    }
     evpl_init(config);
 
     if (opt->workload == BENCH_WORKLOAD_BLOCK) {
@@ -355,6 +361,31 @@ server_thread_shutdown(struct evpl *evpl, void *private_data)
     free(t);
 }
 
+/*
+ * The server's loops: a plain pool, or with --placement one placed pool of
+ * --server-threads loops going round that policy's domains.
+ */
+static struct evpl_threadpool *
+bench_server_pool(const struct bench_options *opt, struct server *server)
+{
+    enum evpl_placement_policy policy;
+    struct evpl_topology      *topo;
+    struct evpl_placement     *plan;
+    struct evpl_threadpool    *pool;
+
+    if (!opt->placement[0] || evpl_placement_policy_parse(opt->placement, &policy) != 0) {
+        return evpl_threadpool_create(NULL, (int) opt->server_threads, server_thread_init,
+                                      server_thread_shutdown, server);
+    }
+    topo = evpl_topology_discover();
+    plan = evpl_placement_create(topo, policy, NULL, 0, (int) opt->server_threads);
+    pool = evpl_threadpool_create_placed(NULL, plan, server_thread_init, server_thread_shutdown,
+                                         server);
+    evpl_placement_destroy(plan);
+    evpl_topology_destroy(topo);
+    return pool;
+}
+
 /* UDP: echo every datagram to its sender. */
 static void
 dgram_server_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify,
@@ -409,8 +440,7 @@ evpl_server_start(const struct bench_options *opt, char *err, size_t errlen)
     }
 
     server->listener = evpl_listener_create();
-    server->pool     = evpl_threadpool_create(NULL, (int) opt->server_threads, server_thread_init,
-                                              server_thread_shutdown, server);
+    server->pool     = bench_server_pool(opt, server);
     if (evpl_listen(server->listener, bench_protocol, server->endpoint) != 0) {
         if (evpl_protocol_is_local(bench_protocol) || evpl_protocol_is_inproc(bench_protocol)) {
             snprintf(err, errlen, "cannot listen on %s (%s): %s", opt->address, opt->protocol,

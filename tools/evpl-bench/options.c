@@ -33,6 +33,8 @@ enum {
     OPT_FILE_SIZE,
     OPT_BACKEND,
     OPT_RW,
+    OPT_PLACEMENT,
+    OPT_STEER,
     OPT_HELP,
 };
 
@@ -57,6 +59,8 @@ static const struct option long_options[] = {
     {"file-size", required_argument, NULL, OPT_FILE_SIZE},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"rw", required_argument, NULL, OPT_RW},
+    {"placement", required_argument, NULL, OPT_PLACEMENT},
+    {"steer", required_argument, NULL, OPT_STEER},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -380,6 +384,24 @@ bench_options_parse(struct bench_options *opt, int argc, char **argv, char *err,
                 return -1;
             }
             break;
+        case OPT_PLACEMENT:
+            if (strcmp(arg, "none") != 0 && strcmp(arg, "core") != 0 && strcmp(arg, "pu") != 0 &&
+                strcmp(arg, "cache") != 0 && strcmp(arg, "numa") != 0) {
+                set_error(err, errlen, "invalid --placement '%s' (none, core, pu, cache or numa)",
+                          arg);
+                return -1;
+            }
+            strcpy(opt->placement, strcmp(arg, "none") == 0 ? "" : arg);
+            break;
+        case OPT_STEER:
+            if (strcmp(arg, "round-robin") != 0 && strcmp(arg, "least-loaded") != 0 &&
+                strcmp(arg, "incoming-cpu") != 0) {
+                set_error(err, errlen,
+                          "invalid --steer '%s' (round-robin, least-loaded or incoming-cpu)", arg);
+                return -1;
+            }
+            strcpy(opt->steer, arg);
+            break;
         case OPT_BACKEND:
             if (strcmp(arg, "IO_URING") != 0 && strcmp(arg, "LIBAIO") != 0 &&
                 strcmp(arg, "IO_URING_NVME") != 0 && strcmp(arg, "VFIO") != 0) {
@@ -481,6 +503,10 @@ bench_options_usage(FILE *out, const char *prog)
             "  --flows N              connections per client thread (default 1)\n"
             "  --client-threads N     client loops (default 1)\n"
             "  --server-threads N     server loops attached to the listener (default 1)\n"
+            "  --placement P          pin server loops: none (default), core, pu, cache or\n"
+            "                         numa, going round the domains (docs/topology.md)\n"
+            "  --steer S              listener policy: round-robin (default), least-loaded\n"
+            "                         or incoming-cpu\n"
             "  --duration T           measured time (default 5s; 500ms, 2.5s ...)\n"
             "  --warmup T             unmeasured time before it (default 1s)\n"
             "  --address A            server address (default 127.0.0.1; a path for\n"

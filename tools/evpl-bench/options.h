@@ -62,6 +62,11 @@ struct bench_options {
     enum bench_progress progress;
     enum bench_framing  framing;
     int                 same_process; /* role both as threads of one process */
+    /* server loop placement (docs/topology.md): "" unpinned, or a policy
+     * name (core, pu, cache, numa); listener steering: round-robin (""),
+     * least-loaded or incoming-cpu */
+    char placement[16];
+    char steer[16];
     /* block workload */
     char          file[BENCH_NAME_MAX];
     uint64_t      file_size;
