@@ -14,6 +14,8 @@
  *     RDMA framing what fits inline, 32 KiB: libevpl_rpc2 has no read or
  *     write chunks yet, docs/rpc2.md);
  *   - many calls outstanding on one connection (records and payloads mixed);
+ *   - a declared procedure left without a handler: PROC_UNAVAIL (3) with a
+ *     zero by-value result;
  *   - zcopaque ownership: the server hands the decoded references on into
  *     its reply (ECHO) or releases them (SINK), the client releases the
  *     reply's; evpl_destroy() must report no buffer still referenced.
@@ -393,6 +395,7 @@ issue_sink(struct evpl_rpc2_conn *conn, struct call_check *chk)
 }
 
 static uint32_t count_seen;
+static int      count_status;
 
 static void
 count_done(struct evpl *e, const struct evpl_rpc2_verf *verf, uint32_t res, int status,
@@ -401,8 +404,8 @@ count_done(struct evpl *e, const struct evpl_rpc2_verf *verf, uint32_t res, int 
     (void) e;
     (void) verf;
     (void) private_data;
-    test_assert_eq(status, 0);
-    count_seen = res;
+    count_status = status;
+    count_seen   = res;
     completed++;
 }
 
@@ -481,6 +484,7 @@ main(int argc, char **argv)
     target = completed + 1;
     prog.send_call_COUNT(&prog.rpc2, evpl, conn, NULL, 0, 0, NULL, 0, 0, count_done, NULL);
     pump_until(&completed, target, 20);
+    test_assert_eq(count_status, 0);
     test_assert_eq(count_seen, 2);
     calls = 2;
     test_assert_eq(failures, 0);
@@ -541,7 +545,19 @@ main(int argc, char **argv)
     target = completed + 1;
     prog.send_call_COUNT(&prog.rpc2, evpl, conn, NULL, 0, 0, NULL, 0, 0, count_done, NULL);
     pump_until(&completed, target, 20);
+    test_assert_eq(count_status, 0);
     test_assert_eq(count_seen, (uint32_t) calls + 1);
+
+    /* A declared procedure without a handler: PROC_UNAVAIL, zero result. */
+    prog.recv_call_COUNT = NULL;
+    count_status         = -100;
+    count_seen           = 12345;
+    target               = completed + 1;
+    prog.send_call_COUNT(&prog.rpc2, evpl, conn, NULL, 0, 0, NULL, 0, 0, count_done, NULL);
+    pump_until(&completed, target, 20);
+    test_assert_eq(count_status, 3);
+    test_assert_eq(count_seen, 0);
+    prog.recv_call_COUNT = server_count;
 
     evpl_rpc2_client_disconnect(thread, conn);
     for (int i = 0; i < 20; i++) {
