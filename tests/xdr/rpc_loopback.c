@@ -609,6 +609,28 @@ main(int argc, char **argv)
     test_assert(calls == 14);
     evpl_iovec_release(evpl, &arg);
 
+    /*
+     * Replies to undeclared procedures (the implicit NULL, an unknown
+     * number): the callback still runs exactly once, as a void result.
+     */
+    {
+        struct evpl_rpc2_verf none   = {NULL, 0};
+        int                   before = calls;
+
+        test_assert(client.rpc2.recv_reply_dispatch(evpl, &conn, reply_dbuf, 0, NULL, &none, NULL,
+                                                    0, 0, 0, (void *) cb_void, &calls) == 0);
+        test_assert(calls == before + 1 && last_status == 0);
+        test_assert(client.rpc2.recv_reply_dispatch(evpl, &conn, reply_dbuf, 42, NULL, &none, NULL,
+                                                    0, 0, 3, (void *) cb_void, &calls) == 0);
+        test_assert(calls == before + 2 && last_status == 3);
+        test_assert(client.rpc2.recv_reply_dispatch(evpl, &conn, reply_dbuf, 0, NULL, &none, NULL,
+                                                    0, 4, 0, (void *) cb_void, &calls) == 0);
+        test_assert(calls == before + 3 && last_status == EVPL_RPC2_REPLY_DECODE_ERROR);
+        test_assert(client.rpc2.recv_reply_dispatch(evpl, &conn, reply_dbuf, 0, NULL, &none, NULL,
+                                                    0, 0, 0, NULL, NULL) == 0);
+        test_assert(calls == before + 3);
+    }
+
     xdr_dbuf_free(client_dbuf);
     xdr_dbuf_free(request_dbuf);
     xdr_dbuf_free(reply_dbuf);

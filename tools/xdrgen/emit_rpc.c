@@ -298,8 +298,15 @@ dec_into_local(FILE *f, int ind, const struct typeref *t, const char *name, cons
             count, dbuf);
         out(f, ind, "if (unlikely(!%s)) {", name);
         out(f, ind + 1, "%s", alloc_fail);
-        out(f, ind, "}");
-        dec_value(f, ind, t, name);
+        if (strncmp(alloc_fail, "return", 6) == 0) {
+            out(f, ind, "}");
+            dec_value(f, ind, t, name);
+        } else {
+            /* Nothing to decode into: the failure stands. */
+            out(f, ind, "} else {");
+            dec_value(f, ind + 1, t, name);
+            out(f, ind, "}");
+        }
         return;
     }
     out(f, ind, "%s %s;", ty, name);
@@ -581,8 +588,22 @@ emit_version(FILE *f, struct def *prog, struct version *ver, const struct option
         out(f, 2, "return 0;");
         out(f, 1, "}");
     }
-    out(f, 1, "default:");
+    /*
+     * An undeclared procedure (the implicit NULL procedure, or a number the
+     * program does not declare): the callback still runs exactly once
+     * (XDR.md 5.6), with the only shape the layer can assume, a void result.
+     */
+    out(f, 1, "default: {");
+    out(f, 2,
+        "void (*cb)(struct evpl *evpl, const struct evpl_rpc2_verf *verf, int status, "
+        "void *callback_private_data) = (void *) callback_fn;");
+    out(f, 2, "if (cb) {");
+    out(f, 3,
+        "cb(evpl, verf, status != 0 ? status : length == 0 ? 0 : "
+        "EVPL_RPC2_REPLY_DECODE_ERROR, callback_private_data);");
+    out(f, 2, "}");
     out(f, 2, "return 0;");
+    out(f, 1, "}");
     out(f, 1, "}");
     out(f, 0, "}\n");
 
