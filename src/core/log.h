@@ -9,8 +9,12 @@
 
 #include "evpl/evpl.h"
 
-void evpl_log_emit(const char *level, const char *module, const char *srcfile, int lineno,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Exported (not in a public header) for the protocol modules built as
+ * libraries of their own on top of libevpl (src/rpc2/). */
+__attribute__((visibility("default"))) void evpl_log_emit(const char *level, const char *module,
+                                                          const char *srcfile, int lineno,
+                                                          const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #define evpl_log_debug(mod, ...) evpl_log_emit("debug", mod, __FILE__, __LINE__, __VA_ARGS__)
 #define evpl_log_info(mod, ...)  evpl_log_emit("info", mod, __FILE__, __LINE__, __VA_ARGS__)
