@@ -288,8 +288,9 @@ on_header_field_complete(llhttp_t *p)
 {
     struct evpl_http_conn *conn = conn_of(p);
 
-    conn->field_open = 0;
-    conn->value_open = 1;
+    conn->field_open  = 0;
+    conn->value_open  = 1;
+    conn->value_bytes = 0;
     return fields_append(cur_fields(conn->parsing), "", 1) ? refuse(conn, 500, "no memory") : 0;
 }
 
@@ -302,10 +303,22 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     if (over_limit(conn, req, len + 2)) {
         return refuse(conn, 431, "header section over http_max_header_size");
     }
-    /* llhttp hands an obs-fold continuation over as part of the value. */
+    /*
+     * llhttp accepts obsolete line folding and hands the continuation over
+     * as a second piece of the same value.  A piece that does not continue
+     * the previous one where it ended (in the same receive iovec, or at the
+     * start of the next one after the previous one ended its iovec) means a
+     * fold: refused (RFC 9112 5.2 allows that).
+     */
     if (memchr(at, '\r', len) || memchr(at, '\n', len)) {
         return refuse(conn, 400, "obsolete line folding");
     }
+    if (conn->value_bytes > 0 && at != conn->value_end &&
+        !(at == (const char *) conn->cur_iov->data && conn->value_end == conn->prev_iov_end)) {
+        return refuse(conn, 400, "obsolete line folding");
+    }
+    conn->value_end = at + len;
+    conn->value_bytes += len;
     return fields_append(cur_fields(req), at, (unsigned int) len) ? refuse(conn, 500, "no memory")
                                                                   : 0;
 }
@@ -347,6 +360,22 @@ on_header_value_complete(llhttp_t *p)
 }
 
 static int
+host_count(const struct http_fields *f)
+{
+    unsigned int off = 0;
+    int          n   = 0;
+
+    for (unsigned int i = 0; i < f->count; i++) {
+        const char *name  = f->buf + off;
+        const char *value = name + strlen(name) + 1;
+
+        n += strcasecmp(name, "Host") == 0;
+        off = (unsigned int) (value - f->buf) + (unsigned int) strlen(value) + 1;
+    }
+    return n;
+}
+
+static int
 expects_body(llhttp_t *p)
 {
     return (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
@@ -370,14 +399,15 @@ on_headers_complete(llhttp_t *p)
         }
         if (status >= 100 && status < 200) {
             req->interim = 1;
-            return 0;
+            return 1; /* interim responses never have a body */
         }
         req->status = status;
         http_request_notify(req, EVPL_HTTP_NOTIFY_RESPONSE_HEADERS);
         if (conn->closing && conn->refuse_status) {
             return HPE_USER;
         }
-        return req->type == EVPL_HTTP_REQUEST_TYPE_HEAD ? 1 : 0;
+        /* No body after HEAD, 204 or 304, whatever the framing headers say. */
+        return (req->type == EVPL_HTTP_REQUEST_TYPE_HEAD || status == 204 || status == 304) ? 1 : 0;
     }
 
     if (p->http_major != 1) {
@@ -386,6 +416,10 @@ on_headers_complete(llhttp_t *p)
     req->version_minor = p->http_minor;
     if (p->http_minor == 0 && http_fields_get(&req->in_hdr, "Transfer-Encoding")) {
         return refuse(conn, 400, "Transfer-Encoding on HTTP/1.0");
+    }
+    /* RFC 9112 3.2: exactly one Host in an HTTP/1.1 request. */
+    if (p->http_minor >= 1 && host_count(&req->in_hdr) != 1) {
+        return refuse(conn, 400, "missing or repeated Host");
     }
     req->type = http_method_type(req->method);
     if (!req->keepalive) {
@@ -478,9 +512,10 @@ http_wire_feed(struct evpl_http_conn *conn, const struct evpl_iovec *iov)
 {
     llhttp_errno_t err;
 
-    conn->cur_iov = iov;
-    err           = llhttp_execute(&conn->parser, iov->data, iov->length);
-    conn->cur_iov = NULL;
+    conn->cur_iov      = iov;
+    err                = llhttp_execute(&conn->parser, iov->data, iov->length);
+    conn->cur_iov      = NULL;
+    conn->prev_iov_end = (const char *) iov->data + iov->length;
     if (err == HPE_OK) {
         return 0;
     }
