@@ -26,6 +26,7 @@ required=(
     liburing-dev libaio-dev libssl-dev openssl
     libevent-dev libuv1-dev uthash-dev
     iproute2 procps
+    node-llhttp curl # libevpl_http's parser sources; HTTP interop tests
 )
 
 # Optional: installed when the distribution has them; the tests that need them
