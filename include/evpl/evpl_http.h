@@ -126,6 +126,20 @@ void evpl_http_server_destroy(struct evpl_http_agent *agent, struct evpl_http_se
  */
 void evpl_http_server_set_max_connections(struct evpl_http_server *server, unsigned int max);
 
+/*
+ * Extension: close a connection that has had no request in progress and no
+ * traffic for ms milliseconds (default 75,000; 0: never).  Checked every
+ * 50 ms.
+ */
+void evpl_http_server_set_idle_timeout_ms(struct evpl_http_server *server, uint64_t ms);
+
+/*
+ * Extension: a request whose header section is not complete ms milliseconds
+ * after its first byte is answered 408 and the connection closed, however
+ * steadily bytes arrive (slowloris).  Default 30,000; 0: never.
+ */
+void evpl_http_server_set_header_timeout_ms(struct evpl_http_server *server, uint64_t ms);
+
 /* ---- request inspection -------------------------------------------------- */
 
 enum evpl_http_protocol     evpl_http_request_protocol(struct evpl_http_request *request);

@@ -11,11 +11,22 @@
  * the outermost entry leaves, so no caller up the stack is left holding a
  * freed pointer.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http_internal.h"
+
+uint64_t
+http_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
 
 struct evpl_http_request *
 http_request_alloc(struct evpl_http_conn *conn)
@@ -64,6 +75,7 @@ http_conn_create(struct evpl_http_agent *agent, struct evpl_http_server *server,
     conn->is_client = is_client ? 1 : 0;
     http_wire_init(&conn->parser, is_client);
     conn->parser.data = conn;
+    conn->last_ms     = http_now_ms();
     conn->next        = agent->conns;
     if (agent->conns) {
         agent->conns->prev = conn;
@@ -505,6 +517,7 @@ http_conn_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *
     (void) evpl;
     (void) bind;
     http_conn_enter(conn);
+    conn->last_ms = http_now_ms();
     switch (notify->notify_type) {
     case EVPL_NOTIFY_RECV_DATA:
         conn_read(conn);
@@ -536,4 +549,41 @@ http_conn_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *
         break;
     }
     http_conn_leave(conn);
+}
+
+/*
+ * The agent's periodic sweep (extension): a server connection whose request
+ * header section has taken longer than the server's header timeout gets 408
+ * and a close (a client dribbling header bytes is cut off), and one that has
+ * been quiet with no request in progress for the idle timeout is closed.
+ */
+void
+http_agent_sweep(struct evpl *evpl, struct evpl_timer *timer)
+{
+    struct evpl_http_agent *agent =
+        (struct evpl_http_agent *) ((char *) timer - offsetof(struct evpl_http_agent, sweep));
+    struct evpl_http_conn *conn, *next;
+    uint64_t               now = http_now_ms();
+
+    for (conn = agent->conns; conn; conn = next) {
+        struct evpl_http_server *server = conn->server;
+
+        next = conn->next;
+        if (!server || conn->down || conn->closing || conn->busy) {
+            continue;
+        }
+        http_conn_enter(conn);
+        if (conn->parsing && !conn->parsing->dispatched && server->header_ms &&
+            now - conn->header_start_ms > server->header_ms) {
+            http_conn_refuse(conn, 408, "request header timeout");
+        } else if (!conn->head && !conn->parsing && server->idle_ms &&
+                   now - conn->last_ms > server->idle_ms) {
+            evpl_http_debug("closing a connection idle for %llu ms",
+                            (unsigned long long) (now - conn->last_ms));
+            conn->closing   = 1;
+            conn->stop_read = 1;
+            evpl_close(evpl, conn->bind);
+        }
+        http_conn_leave(conn);
+    }
 }

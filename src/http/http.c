@@ -47,6 +47,9 @@ evpl_http_destroy(struct evpl_http_agent *agent)
     while (agent->conns) {
         evpl_continue(agent->evpl);
     }
+    if (agent->sweep_armed) {
+        evpl_remove_timer(agent->evpl, &agent->sweep);
+    }
     free(agent);
 }
 
@@ -87,10 +90,16 @@ evpl_http_attach(struct evpl_http_agent *agent, struct evpl_listener *listener,
     server->agent        = agent;
     server->dispatch     = dispatch_callback;
     server->private_data = private_data;
+    server->idle_ms      = HTTP_DEFAULT_IDLE_MS;
+    server->header_ms    = HTTP_DEFAULT_HEADER_MS;
     server->binding      = evpl_listener_attach(agent->evpl, listener, server_accept, server);
     if (!server->binding) {
         free(server);
         return NULL;
+    }
+    if (!agent->sweep_armed) {
+        evpl_add_timer(agent->evpl, &agent->sweep, http_agent_sweep, HTTP_SWEEP_US);
+        agent->sweep_armed = 1;
     }
     return server;
 }
@@ -114,6 +123,18 @@ void
 evpl_http_server_set_max_connections(struct evpl_http_server *server, unsigned int max)
 {
     server->max_conns = max;
+}
+
+void
+evpl_http_server_set_idle_timeout_ms(struct evpl_http_server *server, uint64_t ms)
+{
+    server->idle_ms = ms;
+}
+
+void
+evpl_http_server_set_header_timeout_ms(struct evpl_http_server *server, uint64_t ms)
+{
+    server->header_ms = ms;
 }
 
 enum evpl_http_protocol

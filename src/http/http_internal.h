@@ -120,6 +120,8 @@ struct evpl_http_conn {
     unsigned int              stop_read : 1; /* parser paused or failed: read no more */
     unsigned int              in_pump : 1;
     void                     *private_data;
+    uint64_t                  last_ms;           /* last bind event */
+    uint64_t                  header_start_ms;   /* server: when the current request began */
     char                      private_host[300]; /* client: Host header value */
 };
 
@@ -130,13 +132,21 @@ struct evpl_http_server {
     void                         *private_data;
     unsigned int                  max_conns;
     unsigned int                  nconns;
+    uint64_t                      idle_ms;   /* 0: none */
+    uint64_t                      header_ms; /* 0: none */
 };
 
 struct evpl_http_agent {
     struct evpl           *evpl;
     struct evpl_http_conn *conns; /* every live connection, both sides */
     unsigned int           max_header_size;
+    struct evpl_timer      sweep; /* idle and header timeouts of server connections */
+    int                    sweep_armed;
 };
+
+#define HTTP_DEFAULT_IDLE_MS   75000
+#define HTTP_DEFAULT_HEADER_MS 30000
+#define HTTP_SWEEP_US          50000
 
 /* wire.c */
 void http_wire_init(llhttp_t *parser, int is_client);
@@ -158,6 +168,8 @@ int          http_wire_trailer_block(struct evpl_http_request *req, char *buf, i
 unsigned int http_header_limit(const struct evpl_http_agent *agent);
 
 /* conn.c */
+uint64_t               http_now_ms(void);
+void                   http_agent_sweep(struct evpl *evpl, struct evpl_timer *timer);
 struct evpl_http_conn *http_conn_create(struct evpl_http_agent  *agent,
                                         struct evpl_http_server *server, int is_client);
 void http_conn_notify(struct evpl *evpl, struct evpl_bind *bind, struct evpl_notify *notify,

@@ -224,7 +224,8 @@ on_message_begin(llhttp_t *p)
     }
     req = http_request_alloc(conn);
     http_conn_enqueue(conn, req);
-    conn->parsing = req;
+    conn->parsing         = req;
+    conn->header_start_ms = http_now_ms();
     return 0;
 }
 
