@@ -64,6 +64,8 @@ http_request_free(struct evpl_http_request *req)
     free(req);
 }
 
+static void conn_resume(struct evpl *evpl, void *private_data);
+
 struct evpl_http_conn *
 http_conn_create(struct evpl_http_agent *agent, struct evpl_http_server *server, int is_client)
 {
@@ -76,7 +78,8 @@ http_conn_create(struct evpl_http_agent *agent, struct evpl_http_server *server,
     http_wire_init(&conn->parser, is_client);
     conn->parser.data = conn;
     conn->last_ms     = http_now_ms();
-    conn->next        = agent->conns;
+    evpl_deferral_init(&conn->resume, conn_resume, conn);
+    conn->next = agent->conns;
     if (agent->conns) {
         agent->conns->prev = conn;
     }
@@ -89,6 +92,7 @@ http_conn_free(struct evpl_http_conn *conn)
 {
     struct evpl_http_agent *agent = conn->agent;
 
+    evpl_remove_deferral(agent->evpl, &conn->resume);
     while (conn->dead) {
         struct evpl_http_request *req = conn->dead;
 
@@ -477,7 +481,20 @@ http_conn_dispatch(struct evpl_http_conn *conn, struct evpl_http_request *req)
     http_conn_pump(conn);
 }
 
-/* Take every byte the bind holds and parse it, receive iovec by iovec. */
+/* Whether the request being parsed holds as much unread body as allowed. */
+static int
+conn_over_buffer(struct evpl_http_conn *conn)
+{
+    return conn->parsing && conn->parsing->in_avail >= HTTP_MAX_BUFFERED;
+}
+
+/*
+ * Take the bytes the bind holds and parse them, receive iovec by iovec,
+ * HTTP_READ_CHUNK at a time, until the bind is empty or the request being
+ * parsed has HTTP_MAX_BUFFERED body bytes the application has not taken:
+ * then the rest stays in the bind (whose own flow control stops the peer)
+ * until evpl_http_request_get_datav makes room.
+ */
 static void
 conn_read(struct evpl_http_conn *conn)
 {
@@ -485,8 +502,12 @@ conn_read(struct evpl_http_conn *conn)
     struct evpl_iovec iov[64];
     int               n, len;
 
-    while (!conn->stop_read && !conn->down &&
-           (n = evpl_recvv(evpl, conn->bind, iov, 64, 1 << 30, &len)) > 0) {
+    if (conn->reading) {
+        return; /* the outer read loop goes on */
+    }
+    conn->reading = 1;
+    while (!conn->stop_read && !conn->down && !(conn->throttled = conn_over_buffer(conn)) &&
+           (n = evpl_recvv(evpl, conn->bind, iov, 64, HTTP_READ_CHUNK, &len)) > 0) {
         for (int i = 0; i < n; i++) {
             int rc;
 
@@ -505,6 +526,28 @@ conn_read(struct evpl_http_conn *conn)
             }
         }
         evpl_iovecs_release(evpl, iov, n);
+    }
+    conn->reading = 0;
+}
+
+static void
+conn_resume(struct evpl *evpl, void *private_data)
+{
+    struct evpl_http_conn *conn = private_data;
+
+    (void) evpl;
+    http_conn_enter(conn);
+    conn_read(conn);
+    http_conn_leave(conn);
+}
+
+/* The application took body bytes: read again if that made room. */
+void
+http_conn_body_taken(struct evpl_http_conn *conn)
+{
+    if (conn->throttled && !conn_over_buffer(conn) && !conn->down) {
+        conn->throttled = 0;
+        evpl_defer(conn->agent->evpl, &conn->resume);
     }
 }
 

@@ -256,6 +256,9 @@ evpl_http_request_get_datav(struct evpl *evpl, struct evpl_http_request *request
     if (request->in_head == request->in_count) {
         request->in_head = request->in_count = 0;
     }
+    if (n > 0) {
+        http_conn_body_taken(request->conn);
+    }
     return n;
 }
 

@@ -28,8 +28,16 @@
         }                                                                                          \
     } while (0)
 
-/* Requests parsed ahead of the one being answered before reading pauses. */
+/* Requests parsed ahead of the one being answered before the connection is refused. */
 #define HTTP_MAX_PIPELINE 64
+
+/*
+ * Flow control: inbound body bytes buffered for the application (not yet
+ * taken with evpl_http_request_get_datav) above which the connection stops
+ * reading; bytes are taken from the bind at most HTTP_READ_CHUNK at a time.
+ */
+#define HTTP_MAX_BUFFERED (1u << 20)
+#define HTTP_READ_CHUNK   (64u << 10)
 
 /*
  * A list of header (or trailer) fields stored as "name\0value\0" pairs in
@@ -121,6 +129,9 @@ struct evpl_http_conn {
     unsigned int              in_pump : 1;
     void                     *private_data;
     uint64_t                  last_ms;           /* last bind event */
+    struct evpl_deferral      resume;            /* reading again after flow control */
+    int                       reading;           /* inside conn_read */
+    int                       throttled;         /* stopped reading: body not taken */
     uint64_t                  header_start_ms;   /* server: when the current request began */
     char                      private_host[300]; /* client: Host header value */
 };
@@ -193,3 +204,4 @@ void http_conn_leave(struct evpl_http_conn *conn);
 void http_request_out_push_front(struct evpl_http_request *req, const void *data, unsigned int len);
 void http_request_fail(struct evpl_http_request *req, int status);
 void http_conn_free(struct evpl_http_conn *conn);
+void http_conn_body_taken(struct evpl_http_conn *conn);

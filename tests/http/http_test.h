@@ -128,7 +128,7 @@ http_test_release_slow(struct evpl *evpl)
     }
 }
 
-static void
+static inline void
 http_test_server_notify(struct evpl *evpl, struct evpl_http_agent *agent,
                         struct evpl_http_request *request, enum evpl_http_notify_type type,
                         enum evpl_http_request_type request_type, const char *uri,
@@ -168,7 +168,7 @@ http_test_server_notify(struct evpl *evpl, struct evpl_http_agent *agent,
     }
 }
 
-static void
+static inline void
 http_test_dispatch(struct evpl *evpl, struct evpl_http_agent *agent,
                    struct evpl_http_request *request, evpl_http_notify_callback_t *notify_callback,
                    void **notify_data, void *private_data)
