@@ -17,6 +17,9 @@
 #                   docs/coverage.md; fails under the coverage floors
 #   make stress     the network tests STRESS_RUNS (20) times in a row
 #   make check-all  every CI leg, as .ci/run runs them (docs/quality.md)
+#   make fuzz-http  libFuzzer harnesses of libevpl_http (clang, ASan+UBSan) in
+#                   build-fuzz-http/, each run HTTP_FUZZ_SECONDS (60) from
+#                   the seeds in tests/http/fuzz/
 #   make clean      remove every build directory this file creates
 #
 # Variables: BUILD_DIR (build), BUILD_TYPE (Release), JOBS (2), PREFIX,
@@ -94,6 +97,19 @@ endif
 CTEST := scripts/run-ctest.sh
 SELECT := scripts/select-tests.py
 
+.PHONY: fuzz-http
+HTTP_FUZZ_BUILD_DIR ?= $(BUILD_PREFIX)-fuzz-http
+HTTP_FUZZ_SECONDS   ?= 60
+fuzz-http:
+	$(call configure,$(HTTP_FUZZ_BUILD_DIR),Debug,-DCMAKE_C_COMPILER=clang -DEVPL_HTTP_FUZZ=ON \
+	    -DCMAKE_C_FLAGS="$(ASAN_FLAGS) -fsanitize=fuzzer-no-link")
+	cmake --build $(HTTP_FUZZ_BUILD_DIR) -j $(JOBS) --target http_fuzz_server http_fuzz_client
+	for h in server client; do \
+	    mkdir -p $(HTTP_FUZZ_BUILD_DIR)/corpus_$$h && \
+	    $(HTTP_FUZZ_BUILD_DIR)/tests/http/http_fuzz_$$h -max_total_time=$(HTTP_FUZZ_SECONDS) \
+	        -max_len=4096 $(HTTP_FUZZ_BUILD_DIR)/corpus_$$h tests/http/fuzz/seeds_$$h || exit 1; \
+	done
+
 .PHONY: all deps configure build test demo install clean format format-check \
         clang asan tsan check-all valgrind coverage static-analysis stress lint
 
@@ -133,7 +149,7 @@ install: build
 
 clean:
 	rm -rf $(BUILD_DIR) $(CLANG_BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR) \
-	    $(VALGRIND_BUILD_DIR) $(COV_BUILD_DIR)
+	    $(VALGRIND_BUILD_DIR) $(COV_BUILD_DIR) $(HTTP_FUZZ_BUILD_DIR)
 
 format:
 	find $(FORMAT_DIRS) \( -name '*.c' -o -name '*.h' \) -type f -print0 2>/dev/null | \

@@ -107,13 +107,12 @@ struct evpl_http_conn {
     struct evpl_http_conn    *next, *prev;
     struct evpl_bind         *bind;
     llhttp_t                  parser;
-    struct evpl_http_request *head, *tail;  /* queue */
-    struct evpl_http_request *parsing;      /* request whose message is being parsed */
-    struct evpl_http_request *dead;         /* terminal, to free */
-    const struct evpl_iovec  *cur_iov;      /* receive iovec being parsed */
-    const char               *prev_iov_end; /* end of the iovec parsed before */
-    const char               *value_end;    /* where the last header value piece ended */
-    size_t                    value_bytes;  /* bytes of the current header value */
+    struct evpl_http_request *head, *tail; /* queue */
+    struct evpl_http_request *parsing;     /* request whose message is being parsed */
+    struct evpl_http_request *dead;        /* terminal, to free */
+    const struct evpl_iovec  *cur_iov;     /* receive iovec being parsed */
+    char                      hist[64];    /* last bytes parsed before cur_iov */
+    size_t                    hist_len;
     const char               *refuse_reason;
     int                       refuse_status;
     int                       nqueued;

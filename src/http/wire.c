@@ -5,6 +5,7 @@
  * connection layer a segment of the receive iovec being parsed.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -289,10 +290,39 @@ on_header_field_complete(llhttp_t *p)
 {
     struct evpl_http_conn *conn = conn_of(p);
 
-    conn->field_open  = 0;
-    conn->value_open  = 1;
-    conn->value_bytes = 0;
+    conn->field_open = 0;
+    conn->value_open = 1;
     return fields_append(cur_fields(conn->parsing), "", 1) ? refuse(conn, 500, "no memory") : 0;
+}
+
+/* The byte k positions before at on the wire (k >= 1), or -1 if unknown. */
+static int
+byte_before(const struct evpl_http_conn *conn, const char *at, size_t k)
+{
+    const char *data = conn->cur_iov->data;
+    size_t      in   = (size_t) (at - data);
+
+    if (k <= in) {
+        return (unsigned char) at[-(ptrdiff_t) k];
+    }
+    k -= in;
+    if (k > conn->hist_len) {
+        return -1;
+    }
+    return (unsigned char) conn->hist[conn->hist_len - k];
+}
+
+static int
+preceded_by_newline(const struct evpl_http_conn *conn, const char *at)
+{
+    for (size_t k = 1; k < 64; k++) {
+        int c = byte_before(conn, at, k);
+
+        if (c != ' ' && c != '\t') {
+            return c == '\n';
+        }
+    }
+    return 0;
 }
 
 static int
@@ -306,20 +336,15 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     }
     /*
      * llhttp accepts obsolete line folding and hands the continuation over
-     * as a second piece of the same value.  A piece that does not continue
-     * the previous one where it ended (in the same receive iovec, or at the
-     * start of the next one after the previous one ended its iovec) means a
-     * fold: refused (RFC 9112 5.2 allows that).
+     * as another piece of the same value.  A value piece whose preceding
+     * bytes on the wire, whitespace skipped, end a line is a fold: refused
+     * (RFC 9112 5.2 allows that).  The bytes before the current receive
+     * iovec come from a short history of what was parsed before it.
      */
-    if (memchr(at, '\r', len) || memchr(at, '\n', len)) {
+    if (memchr(at, '\r', len) || memchr(at, '\n', len) ||
+        (len > 0 && preceded_by_newline(conn, at))) {
         return refuse(conn, 400, "obsolete line folding");
     }
-    if (conn->value_bytes > 0 && at != conn->value_end &&
-        !(at == (const char *) conn->cur_iov->data && conn->value_end == conn->prev_iov_end)) {
-        return refuse(conn, 400, "obsolete line folding");
-    }
-    conn->value_end = at + len;
-    conn->value_bytes += len;
     return fields_append(cur_fields(req), at, (unsigned int) len) ? refuse(conn, 500, "no memory")
                                                                   : 0;
 }
@@ -513,10 +538,24 @@ http_wire_feed(struct evpl_http_conn *conn, const struct evpl_iovec *iov)
 {
     llhttp_errno_t err;
 
-    conn->cur_iov      = iov;
-    err                = llhttp_execute(&conn->parser, iov->data, iov->length);
-    conn->cur_iov      = NULL;
-    conn->prev_iov_end = (const char *) iov->data + iov->length;
+    conn->cur_iov = iov;
+    err           = llhttp_execute(&conn->parser, iov->data, iov->length);
+    conn->cur_iov = NULL;
+    /* Keep the last bytes parsed, for looking behind the next iovec. */
+    if (iov->length >= sizeof(conn->hist)) {
+        memcpy(conn->hist, (const char *) iov->data + iov->length - sizeof(conn->hist),
+               sizeof(conn->hist));
+        conn->hist_len = sizeof(conn->hist);
+    } else {
+        size_t keep = sizeof(conn->hist) - iov->length;
+
+        if (keep > conn->hist_len) {
+            keep = conn->hist_len;
+        }
+        memmove(conn->hist, conn->hist + conn->hist_len - keep, keep);
+        memcpy(conn->hist + keep, iov->data, iov->length);
+        conn->hist_len = keep + iov->length;
+    }
     if (err == HPE_OK) {
         return 0;
     }

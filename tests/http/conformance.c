@@ -14,6 +14,8 @@
  *   complete|bad|lost> [S=<statuses of completed requests>] [B=<substring of
  *   the first request's body>].
  *
+ * Every case runs whole, split at two sets of random points (fixed seed),
+ * and, when its input is at most 400 bytes, a byte at a time.
  * Everything runs on one thread: the raw peer uses non-blocking sockets and
  * the loop is pumped with evpl_continue().  A failing case prints its input.
  */
@@ -385,6 +387,14 @@ run_server_case(const struct tcase *tc, int v)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     test_assert(connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0);
     fcntl(fd, F_SETFL, O_NONBLOCK);
+    if (v == 3) {
+        /* Byte at a time, one loop pass between bytes. */
+        for (size_t i = 0; i < tc->input_len; i++) {
+            send_all(fd, tc->input + i, 1);
+            evpl_continue(evpl);
+        }
+        ncut = -1;
+    }
     for (int i = 0; i <= ncut; i++) {
         size_t end = i < ncut ? cuts[i] : tc->input_len;
 
@@ -542,6 +552,13 @@ run_client_case(int lfd, struct evpl_endpoint *ep, const struct tcase *tc, int v
     } else if (!strstr(req, "Host: 127.0.0.1:")) {
         report(tc, v, "the request lacks the Host header");
     }
+    if (sfd >= 0 && v == 3) {
+        for (size_t i = 0; i < tc->input_len; i++) {
+            send_all(sfd, tc->input + i, 1);
+            evpl_continue(evpl);
+        }
+        ncut = -1;
+    }
     if (sfd >= 0) {
         for (int i = 0; i <= ncut; i++) {
             size_t end = i < ncut ? cuts[i] : tc->input_len;
@@ -643,7 +660,11 @@ main(int argc, char **argv)
             }
             test_assert_msg(parse_case(line, &tc) == 0, "bad case line in %s: %s", argv[f], line);
             ncases++;
-            for (int v = 0; v < 3; v++) {
+            /* Whole, two random splits, and byte at a time (short inputs). */
+            for (int v = 0; v < 4; v++) {
+                if (v == 3 && tc.input_len > 400) {
+                    continue;
+                }
                 if (client_mode) {
                     run_client_case(lfd, ep, &tc, v);
                 } else {
