@@ -25,6 +25,10 @@
 
 struct evpl_metrics_writer;
 
+/* Exported (not in a public header) for the protocol modules built as
+ * libraries of their own on top of libevpl (src/rpc2/). */
+#pragma GCC visibility push(default)
+
 typedef void (*evpl_metrics_fn)(struct evpl_metrics_writer *w, void *private_data);
 
 /* Metric types, as written on the TYPE line. */
@@ -86,3 +90,5 @@ void evpl_metrics_histogram(struct evpl_metrics_writer *w, const char *name, con
 /* Copy src into dst (dst_size bytes, NUL-terminated, truncated if needed)
  * escaping backslash, double quote and newline as a label value requires. */
 void evpl_metrics_escape_label(char *dst, size_t dst_size, const char *src);
+
+#pragma GCC visibility pop

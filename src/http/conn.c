@@ -20,6 +20,15 @@
 #include "http_internal.h"
 
 uint64_t
+http_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+uint64_t
 http_now_ms(void)
 {
     struct timespec ts;
@@ -38,6 +47,7 @@ http_request_alloc(struct evpl_http_conn *conn)
     req->version_minor = 1;
     req->keepalive     = 1;
     req->sent_100      = 1;
+    req->start_ns      = http_now_ns();
     req->url           = calloc(1, 1);
     evpl_http_abort_if(!req->url, "out of memory allocating a request");
     return req;
@@ -197,6 +207,27 @@ request_terminal(struct evpl_http_request *req, enum evpl_http_notify_type type)
     conn_dequeue(conn, req);
     if (conn->parsing == req) {
         conn->parsing = NULL;
+    }
+    if (req->notify_cb) {
+        struct evpl_http_agent *agent = conn->agent;
+        int                     side  = conn->is_client;
+
+        if (type == EVPL_HTTP_NOTIFY_FAILED) {
+            atomic_fetch_add_explicit(&agent->failed[side], 1, memory_order_relaxed);
+        } else {
+            uint64_t ns = http_now_ns() - req->start_ns, bound = 10000;
+            int      b = 0;
+
+            while (b < HTTP_LAT_BUCKETS && ns > bound) {
+                bound *= 10;
+                b++;
+            }
+            atomic_fetch_add_explicit(&agent->completed[side], 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&agent->lat_sum[side], ns, memory_order_relaxed);
+            if (b < HTTP_LAT_BUCKETS) {
+                atomic_fetch_add_explicit(&agent->lat_count[side][b], 1, memory_order_relaxed);
+            }
+        }
     }
     http_request_notify(req, type);
     req->terminal  = 1;
@@ -424,6 +455,7 @@ http_conn_refuse(struct evpl_http_conn *conn, int status, const char *reason)
     conn->parsing = NULL;
     if (status > 0) {
         conn_log_refusal(conn, status, reason);
+        atomic_fetch_add_explicit(&conn->agent->refused, 1, memory_order_relaxed);
     }
     if (req && req->dispatched) {
         int answered = req->hdrs_built;

@@ -19,7 +19,8 @@ evpl_http_init(struct evpl *evpl)
     struct evpl_http_agent *agent = calloc(1, sizeof(*agent));
 
     evpl_http_abort_if(!agent, "out of memory allocating the HTTP agent");
-    agent->evpl            = evpl;
+    agent->evpl = evpl;
+    http_metrics_attach(agent);
     agent->max_header_size = evpl_config_http_max_header_size();
     if (agent->max_header_size < 512) {
         agent->max_header_size = 512;
@@ -50,6 +51,7 @@ evpl_http_destroy(struct evpl_http_agent *agent)
     if (agent->sweep_armed) {
         evpl_remove_timer(agent->evpl, &agent->sweep);
     }
+    http_metrics_detach(agent);
     free(agent);
 }
 
@@ -495,6 +497,7 @@ evpl_http_request_dispatch(struct evpl_http_request   *request,
     request->notify_cb   = notify_callback;
     request->notify_data = notify_data;
     request->dispatched  = 1;
+    request->start_ns    = http_now_ns();
     http_conn_enter(conn);
     http_conn_enqueue(conn, request);
     if (conn->down || conn->closing) {

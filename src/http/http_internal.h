@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <llhttp.h>
 
@@ -36,6 +37,8 @@
  * taken with evpl_http_request_get_datav) above which the connection stops
  * reading; bytes are taken from the bind at most HTTP_READ_CHUNK at a time.
  */
+/* Request latency histogram: buckets of 10 us .. 10 s (then +Inf). */
+#define HTTP_LAT_BUCKETS  7
 #define HTTP_MAX_BUFFERED (1u << 20)
 #define HTTP_READ_CHUNK   (64u << 10)
 
@@ -96,6 +99,7 @@ struct evpl_http_request {
     unsigned int       keepalive : 1; /* connection stays open after this exchange */
     unsigned int       trailers : 1;  /* parser is in the trailer section */
 
+    uint64_t                    start_ns; /* for the latency histogram */
     evpl_http_notify_callback_t notify_cb;
     void                       *notify_data;
     struct evpl_http_request   *dead_next; /* freed when the conn is not busy */
@@ -152,6 +156,13 @@ struct evpl_http_agent {
     unsigned int           max_header_size;
     struct evpl_timer      sweep; /* idle and header timeouts of server connections */
     int                    sweep_armed;
+    /* Metrics (scraped from any thread: relaxed atomics). */
+    unsigned int id;
+    atomic_ulong completed[2]; /* [is_client] */
+    atomic_ulong failed[2];
+    atomic_ulong refused;
+    atomic_ulong lat_count[2][HTTP_LAT_BUCKETS];
+    atomic_ulong lat_sum[2];
 };
 
 #define HTTP_DEFAULT_IDLE_MS   75000
@@ -179,6 +190,9 @@ unsigned int http_header_limit(const struct evpl_http_agent *agent);
 
 /* conn.c */
 uint64_t               http_now_ms(void);
+uint64_t               http_now_ns(void);
+void                   http_metrics_attach(struct evpl_http_agent *agent);
+void                   http_metrics_detach(struct evpl_http_agent *agent);
 void                   http_agent_sweep(struct evpl *evpl, struct evpl_timer *timer);
 struct evpl_http_conn *http_conn_create(struct evpl_http_agent  *agent,
                                         struct evpl_http_server *server, int is_client);

@@ -6,7 +6,7 @@
  * must complete in order with the right status, headers and bodies, with
  * RESPONSE_HEADERS before any data; then the connection is reused for a
  * second request (keep-alive).  Every request gets exactly one terminal
- * notification on each side.
+ * notification on each side, and the library's metrics count them.
  */
 #include <strings.h>
 
@@ -188,6 +188,20 @@ main(int argc, char **argv)
     expect(&c[8], 404, "PUT /other 3", 12);
     test_assert_eq(atomic_load(&http_test_server_completes), 9);
     test_assert_eq(atomic_load(&http_test_server_failures), 0);
+
+    /* The library's metrics count both sides' completed requests. */
+    {
+        static char scrape[1 << 20];
+
+        test_assert(evpl_metrics_scrape(scrape, sizeof(scrape)) > 0);
+        test_assert_msg(strstr(scrape, "evpl_http_requests_total{agent=\"0\",side=\"server\","
+                                       "outcome=\"complete\"} 9"),
+                        "scrape: %s", scrape);
+        test_assert(strstr(scrape, "evpl_http_requests_total{agent=\"0\",side=\"client\","
+                                   "outcome=\"complete\"} 9"));
+        test_assert(strstr(scrape, "evpl_http_request_duration_nanoseconds_count{agent=\"0\","
+                                   "side=\"server\"} 9"));
+    }
 
     evpl_http_client_close(agent, conn);
     evpl_http_server_destroy(agent, server);
