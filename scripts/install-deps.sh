@@ -31,9 +31,10 @@ required=(
 
 # Optional: installed when the distribution has them; the tests that need them
 # skip (exit 77) otherwise.  prometheus provides promtool, which checks the
-# metrics scrape output.
+# metrics scrape output.  nginx is started by the HTTP interop test itself.
 optional=(
     prometheus
+    nginx # tests/http/nginx_interop.c: our HTTP client against nginx
 )
 
 export DEBIAN_FRONTEND=noninteractive
