@@ -317,6 +317,19 @@ void
 http_request_in_push(struct evpl_http_request *req, const struct evpl_iovec *src,
                      unsigned int offset, unsigned int len)
 {
+    /* Bytes that continue the last segment in the same buffer extend it
+     * (no new reference), so a body dribbled in small reads stays a few
+     * iovecs for evpl_http_request_get_datav. */
+    if (req->in_count > req->in_head) {
+        struct evpl_iovec *last = &req->in_iov[req->in_count - 1];
+
+        if (last->ref == src->ref &&
+            (char *) last->data + last->length == (char *) src->data + offset) {
+            last->length += len;
+            req->in_avail += len;
+            return;
+        }
+    }
     if (req->in_count == req->in_cap) {
         struct evpl_iovec *iov;
 

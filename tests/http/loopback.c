@@ -105,7 +105,7 @@ main(int argc, char **argv)
     struct evpl_http_server  *server;
     struct evpl_http_conn    *conn;
     struct evpl_http_request *r;
-    struct creq               c[10];
+    struct creq               c[12];
     size_t                    big_len = 200000;
     char                     *big     = malloc(big_len);
 
@@ -116,7 +116,7 @@ main(int argc, char **argv)
         big[i] = (char) ('a' + (i * 7) % 26);
     }
     memset(c, 0, sizeof(c));
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 12; i++) {
         c[i].id = i;
     }
 
@@ -189,18 +189,35 @@ main(int argc, char **argv)
     test_assert_eq(atomic_load(&http_test_server_completes), 9);
     test_assert_eq(atomic_load(&http_test_server_failures), 0);
 
+    /* A slow answer holds the next one back: responses leave in order. */
+    atomic_store(&all_done, 0);
+    nreq = 11;
+    r    = evpl_http_request_create(conn, EVPL_HTTP_REQUEST_TYPE_GET, "/slow");
+    evpl_http_request_dispatch(r, client_notify, &c[9]);
+    r = evpl_http_request_create(conn, EVPL_HTTP_REQUEST_TYPE_GET, "/hello");
+    evpl_http_request_dispatch(r, client_notify, &c[10]);
+    for (int i = 0; i < 200 && !c[10].done; i++) {
+        evpl_continue(evpl);
+    }
+    test_assert(http_test_slow != NULL);
+    test_assert(!c[9].headers_seen && !c[10].headers_seen);
+    http_test_release_slow(evpl);
+    net_run_until(evpl, &all_done, 30);
+    expect(&c[9], 200, "late", 4);
+    expect(&c[10], 200, "hello", 5);
+
     /* The library's metrics count both sides' completed requests. */
     {
         static char scrape[1 << 20];
 
         test_assert(evpl_metrics_scrape(scrape, sizeof(scrape)) > 0);
         test_assert_msg(strstr(scrape, "evpl_http_requests_total{agent=\"0\",side=\"server\","
-                                       "outcome=\"complete\"} 9"),
+                                       "outcome=\"complete\"} 11"),
                         "scrape: %s", scrape);
         test_assert(strstr(scrape, "evpl_http_requests_total{agent=\"0\",side=\"client\","
-                                   "outcome=\"complete\"} 9"));
+                                   "outcome=\"complete\"} 11"));
         test_assert(strstr(scrape, "evpl_http_request_duration_nanoseconds_count{agent=\"0\","
-                                   "side=\"server\"} 9"));
+                                   "side=\"server\"} 11"));
     }
 
     evpl_http_client_close(agent, conn);
@@ -209,7 +226,7 @@ main(int argc, char **argv)
     evpl_listener_destroy(listener);
     evpl_destroy(evpl);
     evpl_endpoint_close(endpoint);
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 12; i++) {
         free(c[i].body);
     }
     free(big);
