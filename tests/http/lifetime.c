@@ -6,7 +6,7 @@
  *   - the server resets mid-response with requests pipelined (client side),
  *   - the client closes, or the agent is destroyed, with requests in flight,
  *   - a request is dispatched on a retired connection,
- *   - 2,000 keep-alive connections are opened, used and closed.
+ *   - 10,000 keep-alive connections are opened, used twice and closed.
  * One loop, raw peers on non-blocking sockets.
  */
 #include <errno.h>
@@ -206,7 +206,7 @@ main(int argc, char **argv)
     test_assert_eq(atomic_load(&http_test_server_failures), 1);
 
     /* Client against our server: many keep-alive connections, each used twice. */
-    for (int i = 0; i < 2000; i++) {
+    for (int i = 0; i < 10000; i++) {
         conn = evpl_http_client_connect(agent, EVPL_STREAM_SOCKET_TCP, ep, EVPL_HTTP_VERSION_AUTO,
                                         NULL);
         test_assert(conn != NULL);
