@@ -196,7 +196,7 @@ main(int argc, char **argv)
     evpl_http_request_dispatch(r, client_notify, &c[9]);
     r = evpl_http_request_create(conn, EVPL_HTTP_REQUEST_TYPE_GET, "/hello");
     evpl_http_request_dispatch(r, client_notify, &c[10]);
-    for (int i = 0; i < 200 && !c[10].done; i++) {
+    for (int i = 0; i < 20 && !c[10].done; i++) {
         evpl_continue(evpl);
     }
     test_assert(http_test_slow != NULL);
