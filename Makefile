@@ -20,8 +20,12 @@
 #   make stress     the network tests STRESS_RUNS (20) times in a row
 #   make fuzz       libFuzzer targets (clang), FUZZ_TIME (60) seconds each,
 #                   in build-fuzz/: the generated XDR decoders (tests/xdr),
-#                   the RPC2 server and client paths (tests/rpc2)
+#                   the RPC2 server and client paths (tests/rpc2), then
+#                   fuzz-http for as long
 #   make check-all  every CI leg, as .ci/run runs them (docs/quality.md)
+#   make fuzz-http  libFuzzer harnesses of libevpl_http (clang, ASan+UBSan) in
+#                   build-fuzz-http/, each run HTTP_FUZZ_SECONDS (60) from
+#                   the seeds in tests/http/fuzz/
 #   make clean      remove every build directory this file creates
 #
 # Variables: BUILD_DIR (build), BUILD_TYPE (Release), JOBS (2), PREFIX,
@@ -122,6 +126,19 @@ endif
 CTEST := scripts/run-ctest.sh
 SELECT := scripts/select-tests.py
 
+.PHONY: fuzz-http
+HTTP_FUZZ_BUILD_DIR ?= $(BUILD_PREFIX)-fuzz-http
+HTTP_FUZZ_SECONDS   ?= 60
+fuzz-http:
+	$(call configure,$(HTTP_FUZZ_BUILD_DIR),Debug,-DCMAKE_C_COMPILER=clang -DEVPL_HTTP_FUZZ=ON \
+	    -DCMAKE_C_FLAGS="$(ASAN_FLAGS) -fsanitize=fuzzer-no-link")
+	cmake --build $(HTTP_FUZZ_BUILD_DIR) -j $(JOBS) --target http_fuzz_server http_fuzz_client
+	for h in server client; do \
+	    mkdir -p $(HTTP_FUZZ_BUILD_DIR)/corpus_$$h && \
+	    $(HTTP_FUZZ_BUILD_DIR)/tests/http/http_fuzz_$$h -max_total_time=$(HTTP_FUZZ_SECONDS) \
+	        -max_len=4096 $(HTTP_FUZZ_BUILD_DIR)/corpus_$$h tests/http/fuzz/seeds_$$h || exit 1; \
+	done
+
 .PHONY: all deps configure build test demo install clean format format-check \
         clang asan tsan check-all valgrind coverage static-analysis stress lint fuzz
 
@@ -161,7 +178,7 @@ install: build
 
 clean:
 	rm -rf $(BUILD_DIR) $(CLANG_BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR) \
-	    $(VALGRIND_BUILD_DIR) $(COV_BUILD_DIR) $(FUZZ_BUILD_DIR)
+	    $(VALGRIND_BUILD_DIR) $(COV_BUILD_DIR) $(FUZZ_BUILD_DIR) $(HTTP_FUZZ_BUILD_DIR)
 
 format:
 	find $(FORMAT_DIRS) \( -name '*.c' -o -name '*.h' \) -type f -print0 2>/dev/null | \
@@ -248,6 +265,7 @@ fuzz:
 	    (cd $(FUZZ_BUILD_DIR)/corpus && $$OLDPWD/$$bin -max_total_time=$(FUZZ_TIME) \
 	        -print_final_stats=1 $$t); \
 	done
+	$(MAKE) --no-print-directory fuzz-http HTTP_FUZZ_SECONDS=$(FUZZ_TIME)
 
 # Every CI leg, in CI's order, with a timing and a verdict per leg
 # (scripts/run-legs.sh); LEGS picks a subset, e.g. LEGS="asan tsan".

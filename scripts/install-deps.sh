@@ -28,6 +28,8 @@ required=(
     libhwloc-dev hwloc # topology discovery (src/topology/), lstopo
     libtirpc-dev rpcsvc-proto # rpcgen, libtirpc and rpcsvc/*.x: XDR generator tests
     iproute2 procps
+    node-llhttp curl # libevpl_http's parser sources; HTTP interop tests
+    nginx # tests/http/nginx_interop.c starts one: our HTTP client against nginx
 )
 
 # Optional: installed when the distribution has them; the tests that need them
@@ -35,7 +37,7 @@ required=(
 # metrics scrape output.
 optional=(
     prometheus
-    libtirpc-dev rpcsvc-proto rpcbind # rpc2_tirpc_interop (rpcinfo needs a running rpcbind)
+    rpcbind # rpc2_tirpc_interop checks rpcinfo when an rpcbind runs
 )
 
 export DEBIAN_FRONTEND=noninteractive

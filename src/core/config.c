@@ -202,6 +202,16 @@ EVPL_GLOBAL_SETTER(tls_ktls_enabled, int, tls_ktls_enabled)
 
 EVPL_GLOBAL_SETTER(http_max_header_size, unsigned int, http_max_header_size)
 
+/* Exported (not in a public header) for libevpl_http (src/http/): the
+ * initialised global config's http_max_header_size. */
+__attribute__((visibility("default"))) unsigned int evpl_config_http_max_header_size(void);
+
+unsigned int
+evpl_config_http_max_header_size(void)
+{
+    return evpl_config()->http_max_header_size;
+}
+
 void
 evpl_global_config_set_rpc2_max_message_size(struct evpl_global_config *config, unsigned int size)
 {
