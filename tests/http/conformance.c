@@ -621,6 +621,9 @@ main(int argc, char **argv)
     char                       line[70000];
 
     evpl_test_init(argc, argv);
+    /* Refusals log one error line each; the cases check their outcomes. */
+    evpl_test_log_expect("refused request");
+    evpl_test_log_expect("bad response");
     test_assert(argc >= 4);
     under_valgrind = getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload");
     client_mode    = strcmp(argv[2], "client") == 0;

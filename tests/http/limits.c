@@ -74,6 +74,9 @@ main(int argc, char **argv)
     const char                *dribble = "GET /hello HTTP/1.1\r\nHost: a\r\nX-Slow: abcdefghij\r\n";
 
     evpl_test_init(argc, argv);
+    /* Refusals log one error line each; the cases check their outcomes. */
+    evpl_test_log_expect("refused connection");
+    evpl_test_log_expect("refused request");
     config = evpl_thread_config_init();
     evpl_thread_config_set_wait_ms(config, 1);
     evpl     = evpl_create(config);

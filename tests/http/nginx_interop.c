@@ -8,6 +8,8 @@
  */
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include "http_test.h"
@@ -76,6 +78,21 @@ get(struct evpl_http_conn *conn, const char *url, struct res *r, const char *acc
     return req;
 }
 
+/* Run the loop until n responses are complete, or 30 s have passed (a
+ * bound on a stuck run, far above the few milliseconds this takes; a count
+ * of passes is not a bound, since a spinning loop makes them fast). */
+static void
+wait_done(struct evpl *evpl, int n)
+{
+    struct timespec start, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        evpl_continue(evpl);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (atomic_load(&ndone) < n && now.tv_sec - start.tv_sec < 30);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -129,6 +146,9 @@ main(int argc, char **argv)
 
     pid = fork();
     if (pid == 0) {
+        /* nginx dies with the test, so that a failed assertion cannot leave
+         * it holding ctest's output pipe (a timeout instead of a failure). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         execl("/usr/sbin/nginx", "nginx", "-c", path, "-p", dir, (char *) NULL);
         _exit(127);
     }
@@ -161,9 +181,7 @@ main(int argc, char **argv)
     evpl_http_request_add_datav(req, NULL, 0);
     get(conn, "/text.txt", &r[3], "gzip");
     get(conn, "/missing", &r[4], NULL);
-    for (int i = 0; i < 400 && atomic_load(&ndone) < 5; i++) {
-        evpl_continue(evpl);
-    }
+    wait_done(evpl, 5);
     test_assert_eq(atomic_load(&ndone), 5);
     test_assert(r[0].status == 200 && r[0].len == 11 && memcmp(r[0].body, "small file\n", 11) == 0);
     test_assert(r[1].status == 200 && r[1].len == big_len && memcmp(r[1].body, big, big_len) == 0);
@@ -175,9 +193,7 @@ main(int argc, char **argv)
 
     /* The connection is reused. */
     get(conn, "/small.txt", &r[5], NULL);
-    for (int i = 0; i < 400 && atomic_load(&ndone) < 6; i++) {
-        evpl_continue(evpl);
-    }
+    wait_done(evpl, 6);
     test_assert(r[5].done && r[5].status == 200);
 
     evpl_http_client_close(agent, conn);

@@ -36,6 +36,8 @@ main(int argc, char **argv)
     int                   rc;
 
     evpl_test_init(argc, argv);
+    /* Refusals log one error line each; the cases check their outcomes. */
+    evpl_test_log_expect("refused request");
     if (argc < 3 || system("python3 -c 'import http.client' >/dev/null 2>&1") != 0) {
         test_skip("python3 is not available");
     }
