@@ -43,6 +43,7 @@ opts+=" --trace-children=yes --trace-children-skip=*/python*,*/ip,*/openssl,*/pr
 opts+=",*/cmake,*/cc,*/gcc*,*/clang*,*/ld,*/ld.*,*/collect2,*/as,*/pkg-config,*/ninja,*/make"
 opts+=",*/mktemp,*/rm,*/cat,*/grep,*/sed,*/awk,*/mawk,*/head,*/tail,*/wc,*/seq,*/sleep"
 opts+=",*/sort,*/tr,*/date,*/dirname,*/basename,*/nsenter,*/sh,*/dash,*/kill"
+opts+=",*/nginx,*/curl,*/rpcgen,*/rpcinfo,*/cpp" # peers and their tools: not our code
 supp=${VALGRIND_SUPP:-$here/valgrind.supp}
 if [ -f "$supp" ]; then
     opts+=" --suppressions=$supp"
