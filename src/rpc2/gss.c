@@ -330,7 +330,7 @@ static int
 install_args(struct evpl *evpl, struct rpc2_request *req, struct rpc2_cursor *cur,
              const uint8_t *body, uint32_t len)
 {
-    struct evpl_iovec v;
+    struct evpl_iovec v = {0};
 
     if (len < 4 || rpc2_get_u32(body) != req->gss_seq) {
         return -1;
