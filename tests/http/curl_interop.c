@@ -7,29 +7,8 @@
  */
 #include "http_test.h"
 
-static atomic_int stop;
-static int        port;
-static char       dir[128];
-
-static void *
-server_thread(void *arg)
-{
-    struct evpl_endpoint    *ep       = arg;
-    struct evpl             *evpl     = net_loop_create();
-    struct evpl_http_agent  *agent    = evpl_http_init(evpl);
-    struct evpl_listener    *listener = evpl_listener_create();
-    struct evpl_http_server *server   = evpl_http_attach(agent, listener, http_test_dispatch, NULL);
-
-    test_assert_eq(evpl_listen(listener, EVPL_STREAM_SOCKET_TCP, ep), 0);
-    while (!atomic_load(&stop)) {
-        evpl_continue(evpl);
-    }
-    evpl_http_server_destroy(agent, server);
-    evpl_http_destroy(agent);
-    evpl_listener_destroy(listener);
-    evpl_destroy(evpl);
-    return NULL;
-}
+static int  port;
+static char dir[128];
 
 /* Run a shell command; its stdout (first 4 KiB) into out. */
 static int run(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -70,7 +49,7 @@ main(int argc, char **argv)
     ep   = net_endpoint(EVPL_STREAM_SOCKET_TCP, "http-curl");
     port = evpl_endpoint_port(ep);
     snprintf(dir, sizeof(dir), "/tmp/evpl-http-curl-%d", (int) getpid());
-    pthread_create(&thread, NULL, server_thread, ep);
+    pthread_create(&thread, NULL, http_test_server_thread, ep);
     usleep(200000);
 
 #define URL "http://127.0.0.1:%d"
@@ -117,7 +96,7 @@ main(int argc, char **argv)
     test_assert_msg(atoi(out) == 1, "100 Continue seen %s times", out);
 
     run(out, sizeof(out), "rm -rf %s", dir);
-    atomic_store(&stop, 1);
+    atomic_store(&http_test_server_stop, 1);
     pthread_join(thread, NULL);
     evpl_endpoint_close(ep);
     return 0;

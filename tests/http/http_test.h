@@ -185,3 +185,28 @@ http_test_dispatch(struct evpl *evpl, struct evpl_http_agent *agent,
     *notify_callback = http_test_server_notify;
     *notify_data     = t;
 }
+
+/* A server on its own thread for tests whose peers are other programs:
+ * http_test_dispatch behind a TCP listener on the endpoint given as arg,
+ * until http_test_server_stop is set. */
+static atomic_int http_test_server_stop;
+
+static inline void *
+http_test_server_thread(void *arg)
+{
+    struct evpl_endpoint    *ep       = arg;
+    struct evpl             *evpl     = net_loop_create();
+    struct evpl_http_agent  *agent    = evpl_http_init(evpl);
+    struct evpl_listener    *listener = evpl_listener_create();
+    struct evpl_http_server *server   = evpl_http_attach(agent, listener, http_test_dispatch, NULL);
+
+    test_assert_eq(evpl_listen(listener, EVPL_STREAM_SOCKET_TCP, ep), 0);
+    while (!atomic_load(&http_test_server_stop)) {
+        evpl_continue(evpl);
+    }
+    evpl_http_server_destroy(agent, server);
+    evpl_http_destroy(agent);
+    evpl_listener_destroy(listener);
+    evpl_destroy(evpl);
+    return NULL;
+}
